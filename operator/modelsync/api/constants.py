@@ -1,0 +1,93 @@
+"""Names shared by the CRDs, the operator and its clients: group, kinds, labels, reasons."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+GROUP: Final = "modelsync.dev"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+CATEGORY: Final = "modelsync"
+
+KIND_SYNC: Final = "ModelCatalogSync"
+PLURAL_SYNC: Final = "modelcatalogsyncs"
+SINGULAR_SYNC: Final = "modelcatalogsync"
+SHORT_NAME_SYNC: Final = "mcs"
+CRD_NAME_SYNC: Final = f"{PLURAL_SYNC}.{GROUP}"
+
+KIND_MODELREF: Final = "ModelRef"
+PLURAL_MODELREF: Final = "modelrefs"
+SINGULAR_MODELREF: Final = "modelref"
+SHORT_NAME_MODELREF: Final = "mref"
+CRD_NAME_MODELREF: Final = f"{PLURAL_MODELREF}.{GROUP}"
+
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE: Final = "modelsync"
+LABEL_SYNC: Final = f"{GROUP}/sync"
+LABEL_ML_REPO: Final = f"{GROUP}/ml-repo"
+LABEL_FRAMEWORK: Final = f"{GROUP}/framework"
+
+ANNOTATION_MODEL_FQN: Final = f"{GROUP}/model-fqn"
+ANNOTATION_RECONCILE_REQUESTED_AT: Final = f"{GROUP}/reconcile-requested-at"
+
+CONDITION_READY: Final = "Ready"
+CONDITION_RECONCILING: Final = "Reconciling"
+CONDITION_STALLED: Final = "Stalled"
+
+# ModelCatalogSync Ready reasons.
+REASON_SYNCED: Final = "Synced"
+REASON_CATALOG_UNAVAILABLE: Final = "CatalogUnavailable"
+REASON_UNAUTHORIZED: Final = "Unauthorized"
+REASON_INVALID_RESPONSE: Final = "InvalidResponse"
+REASON_DELETION_GUARD_TRIGGERED: Final = "DeletionGuardTriggered"
+REASON_SUSPENDED: Final = "Suspended"
+# ModelCatalogSync Reconciling reason.
+REASON_PROGRESSING: Final = "Progressing"
+# ModelCatalogSync Stalled reasons.
+REASON_SECRET_NOT_FOUND: Final = "SecretNotFound"  # noqa: S105 (a reason, not a secret)
+REASON_INVALID_SPEC: Final = "InvalidSpec"
+REASON_CATALOG_NOT_ALLOWED: Final = "CatalogNotAllowed"
+
+# ModelRef Ready reasons.
+REASON_DEPLOYABLE_VERSION_RESOLVED: Final = "DeployableVersionResolved"
+REASON_NO_DEPLOYABLE_VERSION: Final = "NoDeployableVersion"
+REASON_REMOVED_FROM_CATALOG: Final = "RemovedFromCatalog"
+
+# Per-model failure reason in ModelCatalogSync status.failures.
+REASON_OWNED_BY_ANOTHER_SYNC: Final = "OwnedByAnotherSync"
+
+# Event reasons.
+EVENT_VERSION_CHANGED: Final = "VersionChanged"
+
+MIN_INTERVAL_SECONDS: Final = 10
+MAX_STATUS_FAILURES: Final = 50
+
+
+class FrameworkType(StrEnum):
+    """`framework.type` values the catalog API defines (select.frameworks accepts these)."""
+
+    TRANSFORMERS = "transformers"
+    TENSORFLOW = "tensorflow"
+    SKLEARN = "sklearn"
+    PYTORCH = "pytorch"
+    KERAS = "keras"
+    XGBOOST = "xgboost"
+    LIGHTGBM = "lightgbm"
+    FASTAI = "fastai"
+    H2O = "h2o"
+    ONNX = "onnx"
+    SPACY = "spacy"
+    STATSMODELS = "statsmodels"
+    GLUON = "gluon"
+    PADDLE = "paddle"
+
+
+class VersionPolicy(StrEnum):
+    LATEST_DEPLOYABLE = "LatestDeployable"
+    LATEST = "Latest"
+
+
+class DeletionPolicy(StrEnum):
+    RETAIN = "Retain"
+    DELETE = "Delete"

@@ -1,0 +1,480 @@
+"""Async client of the catalog: `GET {apiPath}/models` and `GET {apiPath}/model-versions`.
+
+One httpx.AsyncClient per CatalogClient (connections are reused across pages and syncs).
+Retries: 429, 5xx and transport failures/timeouts with exponential backoff and jitter,
+honouring `Retry-After`; a 2xx with an unreadable (non-JSON, truncated) body is retried once.
+Other statuses are not retried. Redirects are not followed (a redirect means a wrong URL, and
+the token must not travel anywhere the configuration did not name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from modelsync.catalog.errors import (
+    CatalogError,
+    Forbidden,
+    InvalidResponse,
+    NotFound,
+    RateLimited,
+    RequestInvalid,
+    ServerError,
+    TransportFailure,
+    Unauthorized,
+    UnexpectedStatus,
+    VersionsEndpointUnsupported,
+)
+from modelsync.catalog.models import HTTPValidationError, Model, ModelVersion
+from modelsync.catalog.pages import SkippedModel, describe_validation_error, parse_page
+from modelsync.catalog.retry import RetryPolicy, backoff_delay, jitter_unit, parse_retry_after
+
+__all__ = [
+    "USER_AGENT",
+    "CatalogClient",
+    "ModelFilters",
+    "ModelListing",
+    "RetryPolicy",
+    "SkippedModel",
+]
+
+logger = logging.getLogger(__name__)
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+_REDACTED = "[redacted]"
+_MAX_422_DETAILS = 3
+
+
+def _user_agent() -> str:
+    try:
+        version = metadata.version("modelsync")
+    except metadata.PackageNotFoundError:
+        version = "0+unknown"
+    return f"modelsync/{version}"
+
+
+USER_AGENT = _user_agent()
+
+
+@dataclass(frozen=True)
+class ModelFilters:
+    """The List Models filters; `None` means the parameter is not sent."""
+
+    fqn: str | None = None
+    ml_repo_id: str | None = None
+    name: str | None = None
+    run_id: str | None = None
+    include_empty_models: bool | None = None
+
+    def to_params(self) -> dict[str, str]:
+        params: dict[str, str] = {}
+        for key, value in (
+            ("fqn", self.fqn),
+            ("ml_repo_id", self.ml_repo_id),
+            ("name", self.name),
+            ("run_id", self.run_id),
+        ):
+            if value is not None:
+                params[key] = value
+        if self.include_empty_models is not None:
+            params["include_empty_models"] = "true" if self.include_empty_models else "false"
+        return params
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    """A complete listing: unique models (first occurrence wins), the ones that failed
+    validation, the last `pagination.total` seen, pages fetched and HTTP requests sent
+    (retries included)."""
+
+    models: tuple[Model, ...]
+    skipped: tuple[SkippedModel, ...]
+    total: int
+    pages: int
+    requests: int
+
+
+@dataclass
+class _RequestCounter:
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class _Collected(Generic[ItemT]):
+    items: tuple[ItemT, ...]
+    skipped: tuple[SkippedModel, ...]
+    total: int
+    pages: int
+
+
+def _checked_base_url(base_url: str) -> str:
+    url = httpx.URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("the catalog URL must be an absolute http(s) URL")
+    if url.userinfo:
+        raise ValueError("the catalog URL must not carry credentials; use the token")
+    return str(url).rstrip("/")
+
+
+def _checked_api_path(api_path: str) -> str:
+    stripped = api_path.strip().strip("/")
+    return f"/{stripped}" if stripped else ""
+
+
+def _checked_token(token: str | None) -> str | None:
+    if token is None:
+        return None
+    # Secrets made with `--from-file` often end in a newline; inner whitespace or control
+    # characters would make httpx fail with an error that quotes the header value.
+    cleaned = token.strip()
+    if not cleaned:
+        raise ValueError("the catalog token is empty")
+    if not all("\x21" <= char <= "\x7e" for char in cleaned):
+        raise ValueError("the catalog token contains whitespace or non-ASCII characters")
+    return cleaned
+
+
+def _summarize_422(errors: HTTPValidationError) -> str:
+    parts = [
+        f"{'.'.join(str(part) for part in item.loc)}: {item.msg}"
+        for item in errors.detail[:_MAX_422_DETAILS]
+    ]
+    if len(errors.detail) > _MAX_422_DETAILS:
+        parts.append(f"and {len(errors.detail) - _MAX_422_DETAILS} more")
+    return "; ".join(parts) or "no detail given"
+
+
+def _retryable_status(status: int) -> bool:
+    return status == 429 or 500 <= status <= 599
+
+
+class CatalogClient:
+    """Reads one catalog. Use as `async with CatalogClient(...) as client:` or call aclose()."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        api_path: str = "/api/ml/v1",
+        timeout: float = 30.0,
+        page_size: int = 100,
+        max_pages: int = 10_000,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass, never mutated
+        verify: bool | ssl.SSLContext = True,
+        on_response: Callable[[int], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        if max_pages < 1:
+            raise ValueError("max_pages must be at least 1")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._base_url = _checked_base_url(base_url)
+        self._api_path = _checked_api_path(api_path)
+        self._token = _checked_token(token)
+        self._timeout = timeout
+        self._page_size = page_size
+        self._max_pages = max_pages
+        self._retry = retry
+        self._on_response = on_response
+        self._sleep = sleep
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token}"
+        self._http = httpx.AsyncClient(
+            base_url=self._base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            verify=verify,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"CatalogClient(base_url={self._base_url!r}, api_path={self._api_path!r})"
+
+    async def __aenter__(self) -> CatalogClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- public API ----------------------------------------------------------------------
+
+    async def list_models(self, filters: ModelFilters = ModelFilters()) -> ModelListing:
+        counter = _RequestCounter()
+        collected = await self._collect(
+            "/models", filters.to_params(), Model, not_found=NotFound, counter=counter
+        )
+        for skipped in collected.skipped:
+            logger.debug("skipped model %s: %s", skipped.id, skipped.reason)
+        return ModelListing(
+            models=collected.items,
+            skipped=collected.skipped,
+            total=collected.total,
+            pages=collected.pages,
+            requests=counter.requests,
+        )
+
+    async def list_model_versions(self, model_id: str) -> list[ModelVersion]:
+        """Every version of a model; versions that fail validation are logged and left out.
+
+        Raises VersionsEndpointUnsupported when the catalog has no such endpoint (404).
+        """
+        collected = await self._collect(
+            "/model-versions",
+            {"model_id": model_id},
+            ModelVersion,
+            not_found=VersionsEndpointUnsupported,
+            counter=_RequestCounter(),
+        )
+        for skipped in collected.skipped:
+            logger.warning(
+                "skipped version %s of model %s: %s", skipped.id, model_id, skipped.reason
+            )
+        return list(collected.items)
+
+    async def newest_deployable_version(self, model_id: str) -> ModelVersion | None:
+        """The deployable version with the highest `manifest.version`, or None."""
+        deployable = [v for v in await self.list_model_versions(model_id) if v.deployable]
+        if not deployable:
+            return None
+        return max(
+            deployable, key=lambda v: -1 if v.manifest.version is None else v.manifest.version
+        )
+
+    # --- paging --------------------------------------------------------------------------
+
+    async def _collect(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        item_type: type[ItemT],
+        *,
+        not_found: type[NotFound],
+        counter: _RequestCounter,
+    ) -> _Collected[ItemT]:
+        unique: dict[str, ItemT] = {}
+        skipped: list[SkippedModel] = []
+        skipped_ids: set[str] = set()
+        offset = total = pages = 0
+        while True:
+            if pages >= self._max_pages:
+                raise InvalidResponse(
+                    f"GET {self._api_path}{path}: runaway paging: still not done after "
+                    f"{pages} pages (offset {offset}, reported total {total})"
+                )
+            page_params: dict[str, str | int] = {
+                **params,
+                "offset": offset,
+                "limit": self._page_size,
+            }
+            payload, target = await self._fetch_json(
+                path, page_params, not_found=not_found, counter=counter
+            )
+            try:
+                page = parse_page(payload, item_type)
+            except ValidationError as error:
+                raise InvalidResponse(
+                    self._redact(
+                        f"{target}: not a page of {item_type.__name__} items: "
+                        f"{describe_validation_error(error)}"
+                    )
+                ) from None
+            pages += 1
+            total = page.pagination.total
+            for item in page.items:
+                unique.setdefault(_item_key(item), item)
+            for bad in page.skipped:
+                if bad.id is None or (bad.id not in skipped_ids and bad.id not in unique):
+                    skipped.append(bad)
+                    if bad.id is not None:
+                        skipped_ids.add(bad.id)
+            if page.size == 0:
+                if offset < total:
+                    logger.info("%s: empty page before the reported total %d", target, total)
+                break
+            offset += page.size
+            if offset >= total:
+                break
+        return _Collected(tuple(unique.values()), tuple(skipped), total, pages)
+
+    # --- one GET with retries ------------------------------------------------------------
+
+    async def _get_json(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        not_found: type[NotFound] = NotFound,
+    ) -> Any:
+        """GET `{api_path}{path}` and return the decoded JSON body (retries included)."""
+        payload, _ = await self._fetch_json(
+            path, params or {}, not_found=not_found, counter=_RequestCounter()
+        )
+        return payload
+
+    async def _fetch_json(
+        self,
+        path: str,
+        params: Mapping[str, str | int],
+        *,
+        not_found: type[NotFound],
+        counter: _RequestCounter,
+    ) -> tuple[Any, str]:
+        attempts = self._retry.attempts
+        bad_body_retries = 1
+        target = ""
+        for attempt in range(1, attempts + 1):
+            request = self._http.build_request("GET", self._api_path + path, params=params)
+            target = f"GET {request.url.raw_path.decode('ascii', 'replace')}"
+            counter.requests += 1
+            retry_after: float | None = None
+            try:
+                response = await self._http.send(request)
+            except httpx.TransportError as exc:
+                error: CatalogError = TransportFailure(
+                    self._redact(_describe_transport(target, exc, self._timeout))
+                )
+                if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+                    raise error from exc
+            except httpx.DecodingError as exc:
+                error = InvalidResponse(self._redact(f"{target}: undecodable body: {exc}"))
+                if bad_body_retries == 0:
+                    raise error from exc
+                bad_body_retries -= 1
+            else:
+                status = response.status_code
+                logger.debug("%s -> %d", target, status)
+                if self._on_response is not None:
+                    self._on_response(status)
+                if 200 <= status <= 299:
+                    try:
+                        return response.json(), target
+                    except ValueError:
+                        error = InvalidResponse(
+                            self._redact(
+                                f"{target}: HTTP {status} with a body that is not valid JSON "
+                                f"({len(response.content)} bytes)"
+                            ),
+                            status_code=status,
+                        )
+                    if bad_body_retries == 0:
+                        raise error
+                    bad_body_retries -= 1
+                else:
+                    error = self._status_error(response, target, not_found)
+                    if not _retryable_status(status):
+                        raise error
+                    retry_after = error.retry_after
+            if attempt == attempts:
+                if attempts > 1:
+                    error.message = f"{error.message} (gave up after {attempts} attempts)"
+                    error.args = (error.message,)
+                raise error
+            delay = self._delay(attempt, retry_after)
+            logger.info(
+                "%s; retrying in %.2fs (attempt %d of %d)", error, delay, attempt + 1, attempts
+            )
+            await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop always returns/raises
+
+    def _delay(self, failed_attempts: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(self._retry.max_delay, retry_after)
+        return backoff_delay(self._retry, failed_attempts, jitter_unit())
+
+    def _status_error(
+        self, response: httpx.Response, target: str, not_found: type[NotFound]
+    ) -> CatalogError:
+        status = response.status_code
+        prefix = f"{target}: HTTP {status} {response.reason_phrase}".rstrip()
+        error: CatalogError
+        if status == 401:
+            why = "the catalog rejected the token" if self._token else "no token was sent"
+            error = Unauthorized(f"{prefix}: {why}", status_code=status)
+        elif status == 403:
+            error = Forbidden(f"{prefix}: the token may not read this catalog", status_code=status)
+        elif status == 404:
+            if not_found is VersionsEndpointUnsupported:
+                error = not_found(
+                    f"{prefix}: this catalog does not support listing model versions",
+                    status_code=status,
+                )
+            else:
+                error = not_found(
+                    f"{prefix}: check the catalog URL and apiPath", status_code=status
+                )
+        elif status == 422:
+            detail = _parse_422(response)
+            error = RequestInvalid(
+                f"{prefix}: the catalog rejected the request: {_summarize_422(detail)}",
+                detail=detail.detail,
+            )
+        elif status == 429:
+            error = RateLimited(
+                prefix,
+                status_code=status,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        elif 500 <= status <= 599:
+            error = ServerError(
+                prefix,
+                status_code=status,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        elif 300 <= status <= 399:
+            error = UnexpectedStatus(
+                f"{prefix}: redirects are not followed; check the catalog URL", status_code=status
+            )
+        else:
+            error = UnexpectedStatus(f"{prefix}: unexpected status", status_code=status)
+        error.message = self._redact(error.message)
+        error.args = (error.message,)
+        return error
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, _REDACTED) if self._token else text
+
+
+def _item_key(item: BaseModel) -> str:
+    key = getattr(item, "id", None)
+    if not isinstance(key, str):  # pragma: no cover - Model and ModelVersion both have `id`
+        raise TypeError(f"{type(item).__name__} has no string id")
+    return key
+
+
+def _parse_422(response: httpx.Response) -> HTTPValidationError:
+    try:
+        return HTTPValidationError.model_validate(response.json())
+    except (ValueError, ValidationError):
+        return HTTPValidationError()
+
+
+def _describe_transport(target: str, exc: httpx.TransportError, timeout: float) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"{target}: could not connect within {timeout:g}s"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{target}: no response within {timeout:g}s"
+    if isinstance(exc, httpx.ConnectError):
+        return f"{target}: cannot connect to the catalog: {exc}"
+    return f"{target}: {type(exc).__name__}: {exc}"

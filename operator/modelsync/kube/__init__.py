@@ -1,0 +1,1 @@
+"""Kubernetes I/O for the operator: Secrets, ModelRefs, sync status and Events."""

@@ -1,0 +1,161 @@
+"""Carry out a SyncPlan against the API server.
+
+Writes run concurrently, bounded by an operator-wide semaphore. A write that fails (409, 422,
+5xx, ...) fails only its own model: it is counted and reported, and the rest of the plan goes
+on. A VersionChanged Event is posted on each ModelRef whose version moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from modelsync.api.constants import EVENT_VERSION_CHANGED
+from modelsync.kube.client import KubeApi
+from modelsync.kube.errors import (
+    KubeApiError,
+    KubeConflict,
+    KubeForbidden,
+    KubeInvalid,
+    KubeNotFound,
+)
+from modelsync.kube.events import post_event
+from modelsync.kube.modelrefs import (
+    create_modelref,
+    delete_modelref,
+    patch_modelref,
+    patch_modelref_status,
+)
+from modelsync.plan.types import CreateRef, DeleteRef, RetainRef, SyncPlan, UpdateRef
+
+__all__ = ["ApplyResult", "WriteFailure", "apply_plan", "write_failure_reason"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WriteFailure:
+    """A planned write the API server refused; `reason` is CamelCase, `action` one of
+    create/update/mark/delete, `error` the typed API error."""
+
+    name: str
+    model_fqn: str | None
+    action: str
+    reason: str
+    message: str
+    error: KubeApiError
+
+
+@dataclass
+class ApplyResult:
+    """What was written. `written` maps ModelRef names to the resourceVersions our writes
+    produced (to recognise their watch events as our own)."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    marked_removed: int = 0
+    version_changes: int = 0
+    failures: list[WriteFailure] = field(default_factory=list)
+    written: dict[str, list[str]] = field(default_factory=dict)
+
+    def record(self, obj: Mapping[str, Any] | None) -> None:
+        meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+        if isinstance(meta, Mapping) and meta.get("name") and meta.get("resourceVersion"):
+            self.written.setdefault(str(meta["name"]), []).append(str(meta["resourceVersion"]))
+
+
+def write_failure_reason(error: KubeApiError) -> str:
+    if isinstance(error, KubeConflict):
+        return "Conflict"
+    if isinstance(error, KubeInvalid):
+        return "Invalid"
+    if isinstance(error, KubeForbidden):
+        return "Forbidden"
+    return "WriteFailed"
+
+
+async def apply_plan(
+    api: KubeApi,
+    namespace: str,
+    plan: SyncPlan,
+    *,
+    writes: asyncio.Semaphore,
+) -> ApplyResult:
+    """Apply creates, updates, removal marks and deletes; never raises for a single item."""
+    result = ApplyResult()
+
+    async def bounded(call: Callable[[], Awaitable[Any]]) -> Any:
+        async with writes:
+            return await call()
+
+    async def guarded(
+        name: str, fqn: str | None, action: str, step: Callable[[], Awaitable[None]]
+    ) -> None:
+        try:
+            await step()
+        except KubeApiError as exc:
+            if not (action == "create" and isinstance(exc, KubeConflict)):
+                logger.warning("%s", exc)  # a create conflict is resolved by the caller
+            reason = write_failure_reason(exc)
+            result.failures.append(WriteFailure(name, fqn, action, reason, str(exc), exc))
+
+    async def create(item: CreateRef) -> None:
+        result.record(await bounded(lambda: create_modelref(api, namespace, item.body)))
+        result.created += 1
+        # Status is ignored on create when the status subresource is enabled.
+        result.record(
+            await bounded(lambda: patch_modelref_status(api, namespace, item.name, item.status))
+        )
+
+    async def update(item: UpdateRef) -> None:
+        written: dict[str, Any] | None = None
+        if item.patch is not None:
+            patch = item.patch
+            written = await bounded(lambda: patch_modelref(api, namespace, item.name, patch))
+            result.record(written)
+        if item.status is not None:
+            status = item.status
+            written = await bounded(
+                lambda: patch_modelref_status(api, namespace, item.name, status)
+            )
+            result.record(written)
+        result.updated += 1
+        if item.version_change is not None and written is not None:
+            change = item.version_change
+            body = written
+            posted = await bounded(
+                lambda: post_event(
+                    api,
+                    body,
+                    event_type="Normal",
+                    reason=EVENT_VERSION_CHANGED,
+                    message=change.message,
+                )
+            )
+            result.version_changes += int(bool(posted))
+
+    async def mark_removed(item: RetainRef) -> None:
+        result.record(
+            await bounded(lambda: patch_modelref_status(api, namespace, item.name, item.status))
+        )
+        result.marked_removed += 1
+
+    async def delete(item: DeleteRef) -> None:
+        with contextlib.suppress(KubeNotFound):  # already gone: the desired state
+            await bounded(lambda: delete_modelref(api, namespace, item.name, uid=item.uid))
+        result.deleted += 1
+
+    steps: list[Awaitable[None]] = [
+        *(guarded(i.name, i.model_fqn, "create", partial(create, i)) for i in plan.creates),
+        *(guarded(i.name, i.model_fqn, "update", partial(update, i)) for i in plan.updates),
+        *(guarded(i.name, i.model_fqn, "mark", partial(mark_removed, i)) for i in plan.retained),
+        *(guarded(i.name, i.model_fqn, "delete", partial(delete, i)) for i in plan.deletes),
+    ]
+    await asyncio.gather(*steps)
+    return result

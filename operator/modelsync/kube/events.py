@@ -1,0 +1,99 @@
+"""Post core/v1 Events about a ModelRef or a ModelCatalogSync.
+
+Posting is best effort: an Event that cannot be written is logged and dropped, it never fails
+a sync.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from modelsync.kube.client import KubeApi
+from modelsync.kube.errors import KubeApiError
+
+__all__ = ["COMPONENT", "EventType", "build_event", "post_event"]
+
+logger = logging.getLogger(__name__)
+
+COMPONENT = "modelsync"
+EventType = Literal["Normal", "Warning"]
+
+_MAX_MESSAGE = 1024
+_MAX_NAME = 253
+_SUFFIX_LEN = 17  # "." + 16 hex digits
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def build_event(
+    involved: Mapping[str, Any],
+    *,
+    event_type: EventType,
+    reason: str,
+    message: str,
+    instance: str | None = None,
+) -> dict[str, Any]:
+    """The Event body for `involved` (a full object with apiVersion/kind/metadata)."""
+    metadata = involved.get("metadata") or {}
+    name = str(metadata.get("name", ""))
+    namespace = str(metadata.get("namespace", ""))
+    now = _now()
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 3] + "..."
+    event_name = f"{name[: _MAX_NAME - _SUFFIX_LEN]}.{secrets.token_hex(8)}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": event_name, "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": involved.get("apiVersion"),
+            "kind": involved.get("kind"),
+            "name": name,
+            "namespace": namespace,
+            "uid": metadata.get("uid"),
+            "resourceVersion": metadata.get("resourceVersion"),
+        },
+        "type": event_type,
+        "reason": reason,
+        "message": message,
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": instance or socket.gethostname(),
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+
+
+async def post_event(
+    api: KubeApi,
+    involved: Mapping[str, Any],
+    *,
+    event_type: EventType,
+    reason: str,
+    message: str,
+) -> bool:
+    """Create the Event; False (and a log line) when the API refused it."""
+    body = build_event(involved, event_type=event_type, reason=reason, message=message)
+    namespace = body["metadata"]["namespace"]
+    try:
+        await api.call(
+            "create",
+            "events",
+            f"create Event {reason} for {body['involvedObject']['kind']} "
+            f'"{body["involvedObject"]["name"]}"',
+            api.core.create_namespaced_event,
+            namespace,
+            body,
+        )
+    except KubeApiError as exc:
+        logger.warning("could not post event: %s", exc)
+        return False
+    return True

@@ -1,0 +1,68 @@
+"""The pure planner: catalog models + a ModelCatalogSync spec + the listed ModelRefs -> what
+to write. No I/O and no clock: `now` and every lookup answer come in as arguments.
+
+Imports only modelsync.catalog.models, modelsync.api, pydantic and the standard library.
+"""
+
+from modelsync.plan.conditions import SyncOutcome, SyncResult, failure_event_needed, sync_status
+from modelsync.plan.desired import (
+    REASON_INVALID_MODEL,
+    REASON_NAME_CONFLICT,
+    REASON_VERSION_LOOKUP_PENDING,
+)
+from modelsync.plan.diff import foreign_owner, plan_sync, repair_plan
+from modelsync.plan.existing import parse_existing
+from modelsync.plan.select import ml_repo_name
+from modelsync.plan.types import (
+    MISSING,
+    UNSUPPORTED,
+    CacheMiss,
+    CreateRef,
+    DeleteRef,
+    DeletionGuard,
+    DesiredRef,
+    ExistingRef,
+    LookupUnsupported,
+    ModelFailure,
+    RetainRef,
+    SyncPlan,
+    SyncRef,
+    UpdateRef,
+    VersionChange,
+    VersionResolution,
+)
+from modelsync.plan.versions import VersionLookupCache, choose_version, models_needing_lookup
+
+__all__ = [
+    "MISSING",
+    "REASON_INVALID_MODEL",
+    "REASON_NAME_CONFLICT",
+    "REASON_VERSION_LOOKUP_PENDING",
+    "UNSUPPORTED",
+    "CacheMiss",
+    "CreateRef",
+    "DeleteRef",
+    "DeletionGuard",
+    "DesiredRef",
+    "ExistingRef",
+    "LookupUnsupported",
+    "ModelFailure",
+    "RetainRef",
+    "SyncOutcome",
+    "SyncPlan",
+    "SyncRef",
+    "SyncResult",
+    "UpdateRef",
+    "VersionChange",
+    "VersionLookupCache",
+    "VersionResolution",
+    "choose_version",
+    "failure_event_needed",
+    "foreign_owner",
+    "ml_repo_name",
+    "models_needing_lookup",
+    "parse_existing",
+    "plan_sync",
+    "repair_plan",
+    "sync_status",
+]

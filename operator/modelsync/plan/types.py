@@ -1,0 +1,216 @@
+"""The planner's inputs and outputs: plain frozen records, no behaviour beyond small helpers.
+
+Dict-valued fields (bodies, patches, specs) are JSON-ready and must be treated as read-only:
+the planner shares them between its outputs instead of copying them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final, Literal, TypeAlias
+
+from modelsync.api.conditions import Condition
+from modelsync.api.sync import ModelRefCounts
+from modelsync.catalog.models import ModelVersion
+
+JsonDict: TypeAlias = dict[str, Any]
+
+
+class LookupUnsupported(Enum):
+    """The catalog has no model-versions endpoint (the shell got a 404/405 for it)."""
+
+    UNSUPPORTED = "unsupported"
+
+
+class CacheMiss(Enum):
+    MISSING = "missing"
+
+
+UNSUPPORTED: Final = LookupUnsupported.UNSUPPORTED
+MISSING: Final = CacheMiss.MISSING
+
+# What the shell learnt about the newest deployable version of one model:
+# the version, None (looked up: no version is deployable) or UNSUPPORTED.
+VersionResolution: TypeAlias = ModelVersion | Literal[LookupUnsupported.UNSUPPORTED] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRef:
+    """The ModelCatalogSync the planned ModelRefs belong to."""
+
+    name: str
+    namespace: str
+    uid: str
+    api_version: str = "modelsync.dev/v1alpha1"
+    kind: str = "ModelCatalogSync"
+
+    def owner_reference(self) -> JsonDict:
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingRef:
+    """A listed ModelRef, as far as the planner reads it (raw mappings are not copied)."""
+
+    name: str
+    uid: str | None
+    resource_version: str | None
+    generation: int | None
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    owner_references: tuple[Mapping[str, Any], ...]
+    controller_uid: str | None
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredRef:
+    """What one ModelRef should look like; the shell keeps these for drift repair."""
+
+    name: str
+    model_id: str
+    model_fqn: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    spec: JsonDict  # canonical: camelCase, no None values
+    ready: Condition  # without lastTransitionTime / observedGeneration
+    owner: SyncRef
+
+    @property
+    def version_number(self) -> int | None:
+        return _version_number(self.spec)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionChange:
+    """A ModelRef moved to another catalog version (for the VersionChanged event)."""
+
+    model_fqn: str
+    old_version: int | None
+    new_version: int | None
+    old_version_id: str | None
+    new_version_id: str | None
+
+    @property
+    def message(self) -> str:
+        old = "none" if self.old_version is None else str(self.old_version)
+        new = "none" if self.new_version is None else str(self.new_version)
+        return f"{self.model_fqn}: version {old} -> {new}"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRef:
+    name: str
+    model_fqn: str
+    body: JsonDict  # full object: apiVersion, kind, metadata (incl. ownerReferences), spec
+    status: JsonDict  # `{"status": {...}}` merge patch for the status subresource, after create
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRef:
+    name: str
+    uid: str | None
+    resource_version: str | None
+    model_fqn: str
+    patch: JsonDict | None  # JSON merge patch: changed spec + owned metadata; None: no change
+    status: JsonDict | None  # `{"status": {...}}` merge patch; None: status unchanged
+    version_change: VersionChange | None = None
+
+    @property
+    def spec_changed(self) -> bool:
+        return self.patch is not None and "spec" in self.patch
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRef:
+    name: str
+    uid: str | None
+    model_fqn: str | None
+
+    def delete_options(self) -> JsonDict:
+        """DeleteOptions body: delete only the object that was planned (uid precondition)."""
+        if self.uid is None:
+            return {}
+        return {"preconditions": {"uid": self.uid}}
+
+
+@dataclass(frozen=True, slots=True)
+class RetainRef:
+    """A ModelRef whose model left the selection under deletionPolicy Retain: mark it."""
+
+    name: str
+    uid: str | None
+    model_fqn: str | None
+    status: JsonDict  # `{"status": {...}}` merge patch: Ready=False RemovedFromCatalog
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFailure:
+    """A model the sync could not materialize; it is counted as `failed`."""
+
+    model: str  # model fqn
+    reason: str
+    message: str
+    name: str | None = None  # the ModelRef name it would have had
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionGuard:
+    """Removals were held back because there were more than maxDeletions of them."""
+
+    would_remove: int
+    max_deletions: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPlan:
+    creates: tuple[CreateRef, ...] = ()
+    updates: tuple[UpdateRef, ...] = ()
+    deletes: tuple[DeleteRef, ...] = ()
+    retained: tuple[RetainRef, ...] = ()  # removal marks to write
+    failures: tuple[ModelFailure, ...] = ()
+    selected: int = 0  # models that passed version choice and select (incl. failed ones)
+    unchanged: int = 0
+    retained_total: int = 0  # refs kept although their model left the selection
+    guard: DeletionGuard | None = None
+    desired: Mapping[str, DesiredRef] = field(default_factory=dict)
+
+    @property
+    def write_count(self) -> int:
+        """Kubernetes write requests this plan needs (a spec patch and a status patch are two)."""
+        writes = 2 * len(self.creates) + len(self.deletes) + len(self.retained)
+        for update in self.updates:
+            writes += (update.patch is not None) + (update.status is not None)
+        return writes
+
+    def ref_counts(self) -> ModelRefCounts:
+        """Counts for status.modelRefs, assuming every planned write succeeds."""
+        return ModelRefCounts(
+            selected=self.selected,
+            created=len(self.creates),
+            updated=len(self.updates),
+            unchanged=self.unchanged,
+            deleted=len(self.deletes),
+            retained=self.retained_total,
+            failed=len(self.failures),
+        )
+
+
+def _version_number(spec: Mapping[str, Any]) -> int | None:
+    version = spec.get("version")
+    if isinstance(version, Mapping):
+        number = version.get("version")
+        if isinstance(number, int) and not isinstance(number, bool):
+            return number
+    return None

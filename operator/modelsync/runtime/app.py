@@ -1,0 +1,95 @@
+"""The operator's state for one process: API connection, limits, and all sync loops.
+
+Kopf-free: handlers.py feeds it watch events, operator_main.py starts it under Kopf.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from kubernetes import client as k8s
+
+from modelsync.api.constants import LABEL_SYNC
+from modelsync.kube.client import KubeApi
+from modelsync.kube.secrets import secret_version
+from modelsync.runtime.config import OperatorConfig
+from modelsync.runtime.observers import NullObserver, SyncObserver
+from modelsync.runtime.registry import SyncRegistry
+from modelsync.runtime.sync import RuntimeContext, SyncRunner
+from modelsync.runtime.worker import SyncWorker, WorkerKey
+
+__all__ = ["OperatorRuntime"]
+
+logger = logging.getLogger(__name__)
+
+
+class OperatorRuntime:
+    def __init__(
+        self,
+        config: OperatorConfig,
+        configuration: k8s.Configuration,
+        observer: SyncObserver | None = None,
+    ) -> None:
+        self.config = config
+        self.configuration = configuration
+        self.observer: SyncObserver = observer or NullObserver()
+        threads = config.max_concurrent_writes + config.max_concurrent_syncs + 4
+        self.api = KubeApi(configuration, max_workers=threads, on_request=self._on_request)
+        self.writes = asyncio.Semaphore(config.max_concurrent_writes)
+        self.slots = asyncio.Semaphore(config.max_concurrent_syncs)
+        self.context = RuntimeContext(
+            api=self.api, config=config, writes=self.writes, observer=self.observer
+        )
+        self.syncs = SyncRegistry(self._new_worker, on_forget=self._forgotten)
+        self._closed = False
+
+    def _on_request(self, verb: str, resource: str, status: int | None) -> None:
+        self.observer.kube_request(verb, resource, status)
+
+    def _new_worker(self, key: WorkerKey, body: Mapping[str, Any]) -> SyncWorker:
+        namespace, name = key
+        return SyncWorker(
+            key,
+            body,
+            runner=SyncRunner(namespace, name, self.context),
+            probe_secret=partial(secret_version, self.api),
+            secret_check_interval=self.config.secret_check_interval,
+            slots=self.slots,
+        )
+
+    def _forgotten(self, key: WorkerKey) -> None:
+        self.observer.sync_forgotten(*key)
+
+    async def sync_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A ModelCatalogSync watch event (type None: seen in the initial listing)."""
+        await self.syncs.observe(event_type, body)
+
+    def modelref_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A watch event of a modelsync-managed ModelRef: route it to its sync for repair
+        (by the controller ownerReference, else by the `modelsync.dev/sync` label)."""
+        meta = body.get("metadata")
+        if not isinstance(meta, Mapping):
+            return
+        worker = None
+        for ref in meta.get("ownerReferences") or ():
+            if isinstance(ref, Mapping) and ref.get("controller") is True:
+                worker = self.syncs.by_uid(str(ref.get("uid", "")))
+                break
+        if worker is None:
+            labels = meta.get("labels")
+            owner = labels.get(LABEL_SYNC) if isinstance(labels, Mapping) else None
+            if isinstance(owner, str):
+                worker = self.syncs.by_label(str(meta.get("namespace", "")), owner)
+        if worker is not None and worker.key[0] == meta.get("namespace"):
+            worker.note_modelref(event_type, body)
+
+    async def shutdown(self) -> None:
+        """Stop every loop and the API pool; safe to call more than once."""
+        await self.syncs.stop_all()
+        if not self._closed:
+            self._closed = True
+            self.api.close()

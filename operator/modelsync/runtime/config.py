@@ -1,0 +1,32 @@
+"""Operator-wide settings (the `modelsync run` flags), independent of Kopf and argparse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from modelsync.runtime.hosts import DEFAULT_ALLOWED_HOSTS, AllowedHosts
+
+__all__ = ["OperatorConfig"]
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    allowed_hosts: AllowedHosts = field(
+        default_factory=lambda: AllowedHosts.parse(DEFAULT_ALLOWED_HOSTS)
+    )
+    max_concurrent_syncs: int = 4
+    max_concurrent_writes: int = 16
+    default_interval: float = 300.0  # seconds; used when a spec has no interval
+    secret_check_interval: float = 10.0
+    status_heartbeat: float = 1800.0
+    catalog_attempts: int = 4  # tries per catalog request, first one included
+    failure_backoff_base: float = 1.0  # first retry delay after a failed sync
+    interval_jitter: float = 0.05  # fraction of the interval added at random
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_syncs < 1 or self.max_concurrent_writes < 1:
+            raise ValueError("concurrency limits must be at least 1")
+        if self.default_interval <= 0 or self.secret_check_interval <= 0:
+            raise ValueError("intervals must be positive")
+        if self.status_heartbeat <= 0 or self.catalog_attempts < 1:
+            raise ValueError("status heartbeat must be positive and catalog attempts >= 1")

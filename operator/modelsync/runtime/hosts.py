@@ -1,0 +1,88 @@
+"""Which catalog URLs the operator may call (an operator-wide flag, not a spec field).
+
+Patterns are `scheme://host[:port]` with `*` wildcards in the host, e.g. `https://*` (the
+default: any https host), `https://*.truefoundry.com`, `http://127.0.0.1:*`. A pattern without
+a port (or with `:*`) matches any port.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+__all__ = ["DEFAULT_ALLOWED_HOSTS", "AllowedHosts", "parse_host_pattern"]
+
+DEFAULT_ALLOWED_HOSTS = ("https://*",)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    scheme: str
+    host: str
+    port: str  # "" or "*": any port
+
+
+def parse_host_pattern(text: str) -> _Pattern:
+    """Parse one pattern; raises ValueError with a message fit for a flag error."""
+    scheme, sep, rest = text.strip().partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in _DEFAULT_PORTS or not rest or "/" in rest or "@" in rest:
+        raise ValueError(f"{text!r}: expected scheme://host[:port], e.g. https://*.example.com")
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        port = tail[1:] if tail.startswith(":") else ""
+    else:
+        host, _, port = rest.partition(":")
+    if not host or (port and port != "*" and not port.isdigit()):
+        raise ValueError(f"{text!r}: bad host or port")
+    return _Pattern(scheme, host.lower(), port)
+
+
+@dataclass(frozen=True)
+class AllowedHosts:
+    """`allow_insecure_http` lets every pattern also match the same host over plain http."""
+
+    patterns: tuple[_Pattern, ...]
+    allow_insecure_http: bool = False
+
+    @classmethod
+    def parse(cls, patterns: Iterable[str], *, allow_insecure_http: bool = False) -> AllowedHosts:
+        return cls(tuple(parse_host_pattern(p) for p in patterns), allow_insecure_http)
+
+    def check(self, url: str) -> str | None:
+        """None when `url` may be called, otherwise the reason (for a CatalogNotAllowed message)."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return f"catalog URL {url!r} is not a valid URL"
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "").lower()
+        if scheme not in _DEFAULT_PORTS or not host:
+            return f"catalog URL {url!r} must be an absolute http(s) URL"
+        port_text = str(port) if port is not None else _DEFAULT_PORTS[scheme]
+        for pattern in self.patterns:
+            scheme_ok = pattern.scheme == scheme or (
+                self.allow_insecure_http and scheme == "http" and pattern.scheme == "https"
+            )
+            if not scheme_ok or not fnmatch.fnmatchcase(host, pattern.host):
+                continue
+            if pattern.port in ("", "*") or pattern.port == port_text:
+                return None
+        allowed = ", ".join(self.describe())
+        hint = "" if scheme == "https" else "; plain http needs --allow-insecure-http"
+        target = f"{scheme}://{host_text(host)}:{port_text}"
+        return f"catalog URL {target} is not allowed (allowed: {allowed}{hint})"
+
+    def describe(self) -> list[str]:
+        return [
+            f"{p.scheme}://{host_text(p.host)}" + (f":{p.port}" if p.port else "")
+            for p in self.patterns
+        ]
+
+
+def host_text(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

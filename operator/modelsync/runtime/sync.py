@@ -1,0 +1,607 @@
+"""One ModelCatalogSync's work: a sync pass (DESIGN section 3) and drift repair.
+
+The runner keeps, per sync, what later passes need: the desired ModelRefs of the last plan
+(for drift repair), the resourceVersions its own writes produced (so their watch events are
+not mistaken for drift), the model-versions lookup cache and the catalog client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from modelsync.api.constants import (
+    CONDITION_READY,
+    CONDITION_STALLED,
+    REASON_OWNED_BY_ANOTHER_SYNC,
+)
+from modelsync.api.sync import CatalogCounts, ModelCatalogSyncSpec, ModelRefCounts, parse_spec
+from modelsync.api.timestamps import parse_time
+from modelsync.catalog import (
+    CatalogClient,
+    CatalogError,
+    ModelFilters,
+    RetryPolicy,
+    VersionsEndpointUnsupported,
+)
+from modelsync.catalog.models import Model
+from modelsync.kube.apply import ApplyResult, WriteFailure, apply_plan
+from modelsync.kube.client import KubeApi
+from modelsync.kube.errors import KubeApiError, KubeNotFound
+from modelsync.kube.events import post_event
+from modelsync.kube.modelrefs import get_modelref, list_modelrefs
+from modelsync.kube.secrets import SecretKeyMissing, SecretNotFound, read_secret_value
+from modelsync.kube.syncs import get_sync, patch_sync_status
+from modelsync.plan import (
+    UNSUPPORTED,
+    CreateRef,
+    DesiredRef,
+    ModelFailure,
+    SyncOutcome,
+    SyncPlan,
+    SyncRef,
+    SyncResult,
+    UpdateRef,
+    VersionLookupCache,
+    VersionResolution,
+    failure_event_needed,
+    foreign_owner,
+    models_needing_lookup,
+    plan_sync,
+    repair_plan,
+    sync_status,
+)
+from modelsync.runtime.config import OperatorConfig
+from modelsync.runtime.observers import NullObserver, SyncObserver, SyncReport
+from modelsync.runtime.timing import failure_delay, success_delay
+from modelsync.runtime.worker import DriftEvent, Outcome, trigger_value
+
+__all__ = ["RuntimeContext", "SyncRunner"]
+
+logger = logging.getLogger(__name__)
+
+_TIMESTAMP_FIELDS = ("lastSyncTime", "lastSuccessfulSyncTime", "nextSyncTime")
+_LOOKUP_CONCURRENCY = 4
+_OWN_VERSIONS_KEPT = 4
+
+_CATALOG_OUTCOMES = {
+    "Unauthorized": SyncOutcome.UNAUTHORIZED,
+    "InvalidResponse": SyncOutcome.INVALID_RESPONSE,
+    "InvalidRequest": SyncOutcome.INVALID_SPEC,  # the catalog rejected our filters (422)
+}
+
+
+@dataclass
+class RuntimeContext:
+    """What every runner shares: the API connection, flags, the write limit, hooks."""
+
+    api: KubeApi
+    config: OperatorConfig
+    writes: asyncio.Semaphore
+    observer: SyncObserver = field(default_factory=NullObserver)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass(frozen=True)
+class _CatalogConfig:
+    url: str
+    api_path: str
+    token: str = field(repr=False)
+    ca_pem: str | None = field(repr=False)
+    timeout: float
+    page_size: int
+
+
+def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = body.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _status_of(body: Mapping[str, Any]) -> dict[str, Any]:
+    status = body.get("status")
+    return dict(status) if isinstance(status, Mapping) else {}
+
+
+def _without_timestamps(status: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in status.items() if k not in _TIMESTAMP_FIELDS}
+
+
+def _condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
+    for item in status.get("conditions") or ():
+        if isinstance(item, Mapping) and item.get("type") == type_:
+            return item
+    return None
+
+
+class SyncRunner:
+    """Implements runtime.worker.Runner for one ModelCatalogSync."""
+
+    def __init__(self, namespace: str, name: str, ctx: RuntimeContext) -> None:
+        self.namespace = namespace
+        self.name = name
+        self._ctx = ctx
+        self._api = ctx.api
+        self.desired: Mapping[str, DesiredRef] = {}
+        self._own_versions: dict[str, deque[str]] = {}
+        self._lookups = VersionLookupCache()
+        self._foreign: set[str] = set()
+        self._catalog: CatalogClient | None = None
+        self._catalog_config: _CatalogConfig | None = None
+        self._status: dict[str, Any] | None = None  # last status written or found equal
+        self._status_written_at: datetime | None = None
+        self._catalog_responses = 0
+
+    # --- the sync pass -------------------------------------------------------------------
+
+    async def sync(self, body: Mapping[str, Any], failures: int) -> Outcome:
+        started = time.monotonic()
+        outcome, report = await self._sync(body, failures)
+        report = dataclasses.replace(report, duration=time.monotonic() - started)
+        logger.info(
+            "sync %s/%s: %s (%s) in %.2fs, %d writes",
+            self.namespace,
+            self.name,
+            report.result,
+            report.reason,
+            report.duration,
+            report.writes,
+        )
+        self._ctx.observer.sync_finished(report)
+        return outcome
+
+    async def _sync(self, body: Mapping[str, Any], failures: int) -> tuple[Outcome, SyncReport]:
+        meta = _meta(body)
+        uid = str(meta.get("uid", ""))
+        found_spec = body.get("spec")
+        raw_spec: Mapping[str, Any] = found_spec if isinstance(found_spec, Mapping) else {}
+        spec, errors = parse_spec(raw_spec)
+        interval = self._interval(spec, raw_spec)
+        if spec is None or errors:
+            message = "; ".join(errors) or "the spec cannot be read"
+            result = SyncResult(SyncOutcome.INVALID_SPEC, message)
+            return await self._finish(body, result, "stalled", interval, failures)
+        if spec.suspend:
+            return await self._finish(body, SyncResult(SyncOutcome.SUSPENDED), "suspended", None, 0)
+        refusal = self._ctx.config.allowed_hosts.check(spec.catalog.url)
+        if refusal is not None:
+            result = SyncResult(SyncOutcome.CATALOG_NOT_ALLOWED, refusal)
+            return await self._finish(body, result, "stalled", interval, failures)
+
+        secrets: dict[str, str | None] = {}
+        try:
+            catalog = await self._catalog_client(spec, secrets)
+        except SecretNotFound as exc:
+            if isinstance(exc, SecretKeyMissing):
+                secrets[exc.name] = exc.resource_version
+            else:
+                secrets[exc.name] = None
+            result = SyncResult(SyncOutcome.SECRET_NOT_FOUND, str(exc))
+            return await self._finish(body, result, "stalled", interval, failures, secrets)
+        except ssl.SSLError:
+            ref = spec.catalog.ca_secret_ref
+            where = f'Secret "{ref.name}" key "{ref.key}"' if ref else "the CA Secret"
+            result = SyncResult(
+                SyncOutcome.SECRET_NOT_FOUND, f"{where} does not hold a valid PEM CA bundle"
+            )
+            return await self._finish(body, result, "stalled", interval, failures, secrets)
+        except KubeApiError as exc:
+            return await self._kube_failure(body, exc, interval, failures, secrets)
+
+        self._catalog_responses = 0
+        try:
+            listing = await catalog.list_models(self._filters(spec))
+        except CatalogError as exc:
+            kind = "stalled" if exc.reason == "InvalidRequest" else "failure"
+            verdict = _CATALOG_OUTCOMES.get(exc.reason, SyncOutcome.CATALOG_UNAVAILABLE)
+            result = SyncResult(verdict, str(exc))
+            return await self._finish(
+                body, result, kind, interval, failures, secrets, retry_after=exc.retry_after
+            )
+        resolutions = await self._resolve_versions(catalog, spec, listing.models)
+
+        try:
+            existing = await list_modelrefs(self._api, self.namespace, self.name)
+        except KubeApiError as exc:
+            return await self._kube_failure(body, exc, interval, failures, secrets)
+
+        sync_ref = SyncRef(self.name, self.namespace, uid)
+        plan = plan_sync(
+            listing.models,
+            spec,
+            existing,
+            sync=sync_ref,
+            now=self._ctx.clock(),
+            resolutions=resolutions,
+            skipped_model_ids=[s.id for s in listing.skipped if s.id is not None],
+        )
+        plan, known_foreign = await self._skip_known_foreign(plan)
+        applied = await apply_plan(self._api, self.namespace, plan, writes=self._ctx.writes)
+        self._remember_writes(applied)
+        extra = await self._resolve_write_failures(plan, applied)
+        held_by_others = {f.name for f in extra if f.reason == REASON_OWNED_BY_ANOTHER_SYNC}
+        self.desired = {n: d for n, d in plan.desired.items() if n not in held_by_others}
+        catalog_counts = CatalogCounts(
+            models_listed=len(listing.models),
+            pages=listing.pages,
+            requests=listing.requests + self._catalog_responses,
+            skipped=len(listing.skipped),
+        )
+        failures_all = [*known_foreign, *extra]
+        counts = ModelRefCounts(
+            selected=plan.selected,
+            created=applied.created,
+            updated=applied.updated,
+            unchanged=plan.unchanged,
+            deleted=applied.deleted,
+            retained=plan.retained_total,
+            failed=len(plan.failures) + len(failures_all),
+        )
+        result = SyncResult.from_plan(
+            plan, catalog_counts, ref_counts=counts, extra_failures=failures_all
+        )
+        writes = self._write_count(applied)
+        outcome, report = await self._finish(body, result, "success", interval, 0, secrets)
+        return outcome, dataclasses.replace(report, writes=report.writes + writes)
+
+    def _interval(self, spec: ModelCatalogSyncSpec | None, raw: Mapping[str, Any]) -> float:
+        if spec is None or "interval" not in raw:
+            return self._ctx.config.default_interval
+        try:
+            return max(spec.interval_duration.total_seconds(), 1.0)
+        except ValueError:
+            return self._ctx.config.default_interval
+
+    @staticmethod
+    def _filters(spec: ModelCatalogSyncSpec) -> ModelFilters:
+        f = spec.filters
+        return ModelFilters(
+            fqn=f.fqn,
+            ml_repo_id=f.ml_repo_id,
+            name=f.name,
+            run_id=f.run_id,
+            include_empty_models=f.include_empty_models,
+        )
+
+    async def _catalog_client(
+        self, spec: ModelCatalogSyncSpec, secrets: dict[str, str | None]
+    ) -> CatalogClient:
+        """The client for this spec and token (reused while neither changes)."""
+        ref = spec.catalog.token_secret_ref
+        token = await read_secret_value(self._api, self.namespace, ref.name, ref.key)
+        secrets[ref.name] = token.resource_version
+        ca_pem = None
+        if spec.catalog.ca_secret_ref is not None:
+            ca_ref = spec.catalog.ca_secret_ref
+            ca = await read_secret_value(self._api, self.namespace, ca_ref.name, ca_ref.key)
+            secrets[ca_ref.name] = ca.resource_version
+            ca_pem = ca.value
+        wanted = _CatalogConfig(
+            url=spec.catalog.url,
+            api_path=spec.catalog.api_path,
+            token=token.value,
+            ca_pem=ca_pem,
+            timeout=float(spec.catalog.timeout_seconds),
+            page_size=spec.catalog.page_size,
+        )
+        if self._catalog is not None and self._catalog_config == wanted:
+            return self._catalog
+        verify: bool | ssl.SSLContext = True
+        if ca_pem is not None:
+            context = ssl.create_default_context()
+            context.load_verify_locations(cadata=ca_pem)
+            verify = context
+        client = CatalogClient(
+            wanted.url,
+            wanted.token,
+            api_path=wanted.api_path,
+            timeout=wanted.timeout,
+            page_size=wanted.page_size,
+            retry=RetryPolicy(attempts=self._ctx.config.catalog_attempts),
+            verify=verify,
+            on_response=self._on_catalog_response,
+        )
+        if self._catalog is not None:
+            await self._catalog.aclose()
+        self._catalog, self._catalog_config = client, wanted
+        return client
+
+    def _on_catalog_response(self, status_code: int) -> None:
+        self._catalog_responses += 1
+        self._ctx.observer.catalog_response(status_code)
+
+    async def _resolve_versions(
+        self, catalog: CatalogClient, spec: ModelCatalogSyncSpec, models: Sequence[Model]
+    ) -> dict[str, VersionResolution]:
+        """Look up the newest deployable version of models whose latest is not deployable.
+
+        Answers are cached by the latest version's id; a lookup that fails leaves the model
+        unresolved (the planner then leaves its ModelRef alone).
+        """
+        pending = models_needing_lookup(
+            models, spec.version_policy, select=spec.select, cache=self._lookups
+        )
+        results: dict[str, VersionResolution] = {}
+        unsupported = False
+        gate = asyncio.Semaphore(_LOOKUP_CONCURRENCY)
+
+        async def look_up(model: Model) -> None:
+            nonlocal unsupported
+            async with gate:
+                if unsupported:
+                    results[model.id] = UNSUPPORTED
+                    return
+                try:
+                    results[model.id] = await catalog.newest_deployable_version(model.id)
+                except VersionsEndpointUnsupported:
+                    unsupported = True
+                    results[model.id] = UNSUPPORTED
+                except CatalogError as exc:
+                    logger.warning("version lookup for model %s failed: %s", model.fqn, exc)
+
+        await asyncio.gather(*(look_up(m) for m in pending))
+        self._lookups = self._lookups.with_results(pending, results).pruned(models)
+        return self._lookups.resolutions(models)
+
+    async def _skip_known_foreign(self, plan: SyncPlan) -> tuple[SyncPlan, list[ModelFailure]]:
+        """Creates of names another owner held last time: re-read instead of a failing POST."""
+        if not self._foreign or not any(c.name in self._foreign for c in plan.creates):
+            return plan, []
+        creates: list[CreateRef] = []
+        updates = list(plan.updates)
+        failures: list[ModelFailure] = []
+        for create in plan.creates:
+            if create.name not in self._foreign:
+                creates.append(create)
+                continue
+            try:
+                observed = await get_modelref(self._api, self.namespace, create.name)
+            except KubeNotFound:
+                self._foreign.discard(create.name)
+                creates.append(create)
+                continue
+            except KubeApiError:
+                creates.append(create)
+                continue
+            desired = plan.desired[create.name]
+            failure = foreign_owner(desired, observed)
+            if failure is not None:
+                failures.append(failure)
+                continue
+            self._foreign.discard(create.name)
+            adopt = repair_plan(desired, observed, now=self._ctx.clock())
+            if isinstance(adopt, UpdateRef):
+                updates.append(adopt)
+        return dataclasses.replace(plan, creates=tuple(creates), updates=tuple(updates)), failures
+
+    async def _resolve_write_failures(
+        self, plan: SyncPlan, applied: ApplyResult
+    ) -> list[ModelFailure]:
+        """Turn write failures into per-model failures; a create that hit an existing object
+        is re-read: someone else's -> OwnedByAnotherSync, an orphan of ours -> adopted."""
+        failures: list[ModelFailure] = []
+        for failure in applied.failures:
+            desired = plan.desired.get(failure.name)
+            if failure.action == "create" and failure.reason == "Conflict" and desired:
+                resolved = await self._resolve_create_conflict(desired, failure)
+                if resolved is not None:
+                    failures.append(resolved)
+                continue
+            failures.append(
+                ModelFailure(failure.model_fqn or failure.name, failure.reason, failure.message)
+            )
+        return failures
+
+    async def _resolve_create_conflict(
+        self, desired: DesiredRef, failure: WriteFailure
+    ) -> ModelFailure | None:
+        try:
+            observed = await get_modelref(self._api, self.namespace, desired.name)
+        except KubeApiError as exc:
+            return ModelFailure(desired.model_fqn, "Conflict", str(exc), desired.name)
+        foreign = foreign_owner(desired, observed)
+        if foreign is not None:
+            self._foreign.add(desired.name)
+            return foreign
+        adopt = repair_plan(desired, observed, now=self._ctx.clock())
+        if adopt is None:
+            return None
+        applied = await self._apply_one(adopt)
+        if applied.failures:
+            first = applied.failures[0]
+            return ModelFailure(desired.model_fqn, first.reason, first.message, desired.name)
+        return None
+
+    async def _apply_one(self, item: CreateRef | UpdateRef) -> ApplyResult:
+        if isinstance(item, CreateRef):
+            plan = SyncPlan(creates=(item,))
+        else:
+            plan = SyncPlan(updates=(item,))
+        applied = await apply_plan(self._api, self.namespace, plan, writes=self._ctx.writes)
+        self._remember_writes(applied)
+        return applied
+
+    def _remember_writes(self, applied: ApplyResult) -> None:
+        for name, versions in applied.written.items():
+            kept = self._own_versions.setdefault(name, deque(maxlen=_OWN_VERSIONS_KEPT))
+            kept.extend(versions)
+
+    @staticmethod
+    def _write_count(applied: ApplyResult) -> int:
+        return sum(len(v) for v in applied.written.values()) + applied.version_changes
+
+    async def _kube_failure(
+        self,
+        body: Mapping[str, Any],
+        exc: KubeApiError,
+        interval: float,
+        failures: int,
+        secrets: Mapping[str, str | None],
+    ) -> tuple[Outcome, SyncReport]:
+        # No status write: the API server is the thing that just failed.
+        logger.warning("sync %s/%s: Kubernetes API error: %s", self.namespace, self.name, exc)
+        delay = failure_delay(interval, failures + 1, self._ctx.config.failure_backoff_base)
+        report = SyncReport(self.namespace, self.name, "failure", "KubernetesError", 0.0, 0, 0, 0)
+        return Outcome("failure", delay, dict(secrets)), report
+
+    # --- status and events ---------------------------------------------------------------
+
+    async def _finish(
+        self,
+        body: Mapping[str, Any],
+        result: SyncResult,
+        kind: str,
+        interval: float | None,
+        failures: int,
+        secrets: Mapping[str, str | None] | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> tuple[Outcome, SyncReport]:
+        config = self._ctx.config
+        delay: float | None
+        if interval is None:
+            delay = None
+        elif kind == "failure":
+            delay = failure_delay(interval, failures + 1, config.failure_backoff_base, retry_after)
+        else:
+            delay = success_delay(interval, config.interval_jitter, self._ctx.rng.random())
+        now = self._ctx.clock()
+        current = self._status if self._status is not None else _status_of(body)
+        generation = _meta(body).get("generation")
+        new = sync_status(
+            current,
+            result,
+            generation=generation if isinstance(generation, int) else 0,
+            now=now,
+            next_sync_time=now + timedelta(seconds=delay) if delay is not None else None,
+            reconcile_requested_at=trigger_value(body),
+        ).to_k8s()
+        writes = 0
+        if self._status_write_due(current, new, now):
+            try:
+                await patch_sync_status(self._api, self.namespace, self.name, current, new)
+                self._status, self._status_written_at = new, now
+                writes += 1
+            except KubeApiError as exc:
+                logger.warning("%s", exc)
+        else:
+            self._status = current
+        if failure_event_needed(current.get("conditions") or [], new.get("conditions") or []):
+            writes += await self._post_failure_event(body, new)
+        ready = _condition(new, CONDITION_READY) or {}
+        refs = self.desired.values()
+        report = SyncReport(
+            namespace=self.namespace,
+            name=self.name,
+            result=kind,
+            reason=str(ready.get("reason", "")),
+            duration=0.0,
+            ready_refs=sum(1 for d in refs if d.ready.status == "True"),
+            not_ready_refs=sum(1 for d in refs if d.ready.status != "True"),
+            writes=writes,
+        )
+        return Outcome(kind, delay, dict(secrets or {})), report
+
+    def _status_write_due(
+        self, current: Mapping[str, Any], new: Mapping[str, Any], now: datetime
+    ) -> bool:
+        if _without_timestamps(current) != _without_timestamps(new):
+            return True
+        last = self._status_written_at
+        if last is None:
+            stamp = current.get("lastSyncTime")
+            try:
+                last = parse_time(stamp) if isinstance(stamp, str) else None
+            except ValueError:
+                last = None
+        if last is None:
+            return True
+        return (now - last).total_seconds() >= self._ctx.config.status_heartbeat
+
+    async def _post_failure_event(self, body: Mapping[str, Any], status: Mapping[str, Any]) -> int:
+        stalled = _condition(status, CONDITION_STALLED)
+        source = stalled if stalled and stalled.get("status") == "True" else None
+        source = source or _condition(status, CONDITION_READY) or {}
+        reason = str(source.get("reason") or "SyncFailed")
+        message = str(source.get("message") or reason)
+        posted = await post_event(
+            self._api, body, event_type="Warning", reason=reason, message=message
+        )
+        return int(posted)
+
+    # --- drift repair --------------------------------------------------------------------
+
+    def _is_own_write(self, body: Mapping[str, Any]) -> bool:
+        meta = _meta(body)
+        version = meta.get("resourceVersion")
+        return version is not None and version in self._own_versions.get(str(meta.get("name")), ())
+
+    def wants_repair(self, event_type: str | None, body: Mapping[str, Any]) -> bool:
+        name = str(_meta(body).get("name", ""))
+        desired = self.desired.get(name)
+        if desired is None:
+            return False
+        if event_type == "DELETED":
+            return True
+        if self._is_own_write(body):
+            return False
+        return repair_plan(desired, body, now=self._ctx.clock()) is not None
+
+    async def repair(self, events: Mapping[str, DriftEvent]) -> None:
+        sync_checked = False
+        for name, (event_type, body) in events.items():
+            desired = self.desired.get(name)
+            if desired is None or (event_type != "DELETED" and self._is_own_write(body)):
+                continue
+            observed: Mapping[str, Any] | None = body
+            if event_type == "DELETED":
+                if not sync_checked:
+                    if not await self._sync_alive(desired.owner.uid):
+                        return  # the sync is going away: its ModelRefs go with it
+                    sync_checked = True
+                # Also sent when an object stops matching the watch's label selector.
+                try:
+                    observed = await get_modelref(self._api, self.namespace, name)
+                except KubeNotFound:
+                    observed = None
+                except KubeApiError as exc:
+                    logger.warning("drift repair of %s/%s: %s", self.namespace, name, exc)
+                    continue
+            action = repair_plan(desired, observed, now=self._ctx.clock())
+            if action is None:
+                continue
+            logger.info(
+                "ModelRef %s/%s was %s by someone else; restoring it",
+                self.namespace,
+                name,
+                "deleted" if observed is None else "changed",
+            )
+            applied = await self._apply_one(action)
+            for failure in applied.failures:
+                if failure.action == "create" and failure.reason == "Conflict":
+                    continue  # already back (our own sync or another writer won the race)
+                logger.warning("drift repair of %s/%s failed: %s", self.namespace, name, failure)
+
+    async def _sync_alive(self, uid: str) -> bool:
+        try:
+            current = await get_sync(self._api, self.namespace, self.name)
+        except KubeNotFound:
+            return False
+        except KubeApiError:
+            return False
+        meta = _meta(current)
+        return meta.get("uid") == uid and not meta.get("deletionTimestamp")
+
+    async def close(self) -> None:
+        if self._catalog is not None:
+            await self._catalog.aclose()
+            self._catalog = None

@@ -1,0 +1,370 @@
+"""HTTP handlers for resource requests: verbs, parameters, representations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from modelsync.sandbox.kube import causes, errors, kinds, negotiation
+from modelsync.sandbox.kube.errors import JsonObject
+from modelsync.sandbox.kube.listing import build_matcher, parse_list_query, run_list
+from modelsync.sandbox.kube.negotiation import PARTIAL, TABLE, TABLE_CONTENT_TYPE
+from modelsync.sandbox.kube.operations import (
+    APPLY_PATCH,
+    FIELD_VALIDATION,
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_PATCH,
+    DeleteOptions,
+    Operations,
+    WriteResult,
+)
+from modelsync.sandbox.kube.protobuf import PROTOBUF
+from modelsync.sandbox.kube.resources import ResourceType
+from modelsync.sandbox.kube.routing import Target
+from modelsync.sandbox.kube.store import Store
+from modelsync.sandbox.kube.table import render_builtin_table, render_table
+from modelsync.sandbox.kube.watch import WatchRequest, parse_timeout, serve_watch
+
+_BODY_TYPES = ("application/json", "application/yaml", PROTOBUF)
+_PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
+_TRUE = ("1", "true", "True")
+# (verb, resource label, namespace) of the request, for the request log.
+VERB_KEY = web.RequestKey("verb", tuple[str, str, str])
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def json_response(
+    obj: Any,
+    status: int = 200,
+    *,
+    content_type: str = "application/json",
+    warnings: Sequence[str] = (),
+) -> web.Response:
+    headers: CIMultiDict[str] = CIMultiDict()
+    headers["Content-Type"] = content_type
+    for warning in warnings:
+        escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+        headers.add("Warning", f'299 - "{escaped}"')
+    return web.Response(body=dumps(obj), status=status, headers=headers)
+
+
+def verb_of(method: str, target: Target, query: Mapping[str, str]) -> str:
+    collection = not target.name
+    if method == "GET":
+        if query.get("watch") in _TRUE:
+            return "watch"
+        return "list" if collection else "get"
+    if method == "POST" and collection and not target.subresource:
+        return "create"
+    if method == "PUT" and not collection:
+        return "update"
+    if method == "PATCH" and not collection:
+        return "patch"
+    if method == "DELETE" and not target.subresource:
+        return "deletecollection" if collection else "delete"
+    raise errors.method_not_allowed()
+
+
+class ResourceHandlers:
+    def __init__(self, store: Store, ops: Operations, *, bookmark_interval: float) -> None:
+        self.store = store
+        self.ops = ops
+        self.bookmark_interval = bookmark_interval
+
+    async def handle(self, request: web.Request, target: Target) -> web.StreamResponse:
+        query = request.query
+        verb = verb_of(request.method, target, query)
+        request[VERB_KEY] = (verb, target.label, target.namespace or "")
+        rt = target.rt
+        all_namespaces = rt.namespaced and target.namespace is None
+        if verb not in rt.verbs and not (target.subresource and verb in ("get", "update", "patch")):
+            raise errors.method_not_allowed()
+        if all_namespaces and verb not in ("list", "watch"):
+            raise errors.method_not_allowed()
+        namespace = target.namespace or ""
+        dry_run = query.get("dryRun") == "All"
+        if "dryRun" in query and not dry_run:
+            raise errors.bad_request(f"unsupported dry run value: {query.get('dryRun')!r}")
+        field_validation = query.get("fieldValidation", "")
+        if field_validation not in FIELD_VALIDATION:
+            raise errors.bad_request(f"fieldValidation parameter unsupported: {field_validation!r}")
+
+        if verb == "get":
+            fmt = negotiation.response_format(request.headers.get("Accept", ""))
+            obj = self.ops.get(rt, namespace, target.name)
+            return self._present_one(rt, obj, fmt, query)
+        if verb == "list":
+            return self._list(request, target)
+        if verb == "watch":
+            return await self._watch(request, target)
+        if verb == "create":
+            body = await self._body(request)
+            result = self.ops.create(
+                rt, namespace, body, dry_run=dry_run, field_validation=field_validation
+            )
+            return self._written(rt, result, 201)
+        if verb == "update":
+            body = await self._body(request)
+            result = self.ops.update(
+                rt,
+                namespace,
+                target.name,
+                body,
+                subresource=target.subresource,
+                dry_run=dry_run,
+                field_validation=field_validation,
+            )
+            return self._written(rt, result, 200)
+        if verb == "patch":
+            content_type = negotiation.bare_content_type(request.headers.get("Content-Type", ""))
+            if content_type not in _PATCH_TYPES or content_type == APPLY_PATCH:
+                raise errors.unsupported_media_type(content_type, self.ops.patch_types(rt))
+            if content_type == STRATEGIC_PATCH and rt.custom:
+                raise errors.unsupported_media_type(content_type, self.ops.patch_types(rt))
+            patch = negotiation.decode_body(
+                await request.read(), "application/json", allowed=("application/json",)
+            )
+            result = self.ops.patch(
+                rt,
+                namespace,
+                target.name,
+                patch,
+                content_type,
+                subresource=target.subresource,
+                dry_run=dry_run,
+                field_validation=field_validation,
+            )
+            return self._written(rt, result, 200)
+        if verb == "delete":
+            options = await self._delete_options(request)
+            result = self.ops.delete(rt, namespace, target.name, options, dry_run=dry_run)
+            return self._deleted(rt, result, options)
+        return await self._delete_collection(request, target, dry_run)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def _present_one(
+        self, rt: ResourceType, obj: JsonObject, fmt: str, query: Mapping[str, str]
+    ) -> web.Response:
+        wire = kinds.to_wire(rt, obj)
+        if fmt == TABLE:
+            table = self._table(rt, [wire], query.get("includeObject", "Metadata"), None)
+            return json_response(table, content_type=TABLE_CONTENT_TYPE)
+        if fmt == PARTIAL:
+            return json_response(
+                {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": wire.get("metadata", {}),
+                }
+            )
+        return json_response(wire)
+
+    def _list(self, request: web.Request, target: Target) -> web.Response:
+        rt = target.rt
+        fmt = negotiation.response_format(request.headers.get("Accept", ""))
+        q = parse_list_query(rt, request.query)
+        result = run_list(self.store, rt, target.namespace, q)
+        list_meta: JsonObject = {"resourceVersion": result.resource_version}
+        if result.continue_token:
+            list_meta["continue"] = result.continue_token
+            if result.remaining is not None:
+                list_meta["remainingItemCount"] = result.remaining
+        wire = [kinds.to_wire(rt, obj) for obj in result.items]
+        if fmt == TABLE:
+            include = request.query.get("includeObject", "Metadata")
+            table = self._table(rt, wire, include, list_meta)
+            return json_response(table, content_type=TABLE_CONTENT_TYPE)
+        if fmt == PARTIAL:
+            items = [
+                {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": o.get("metadata", {}),
+                }
+                for o in wire
+            ]
+            return json_response(
+                {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": list_meta,
+                    "items": items,
+                }
+            )
+        if not rt.custom:
+            # Built-in lists carry kind/apiVersion on the list only, as kube-apiserver's do.
+            wire = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in wire]
+        return json_response(
+            {
+                "kind": rt.list_kind,
+                "apiVersion": rt.api_version,
+                "metadata": list_meta,
+                "items": wire,
+            }
+        )
+
+    @staticmethod
+    def _table(
+        rt: ResourceType,
+        objects: list[JsonObject],
+        include_object: str,
+        list_meta: JsonObject | None,
+    ) -> JsonObject:
+        if include_object not in ("None", "Metadata", "Object"):
+            raise errors.bad_request(f"includeObject: unsupported value {include_object!r}")
+        if rt.custom:
+            return render_table(
+                objects,
+                list(rt.printer_columns),
+                include_object=include_object,
+                list_metadata=list_meta,
+            )
+        return render_builtin_table(
+            rt.kind, objects, include_object=include_object, list_metadata=list_meta
+        )
+
+    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        rt = target.rt
+        query = dict(request.query)
+        if target.name:
+            # The deprecated per-object watch: same as a fieldSelector on the name.
+            selector = f"metadata.name={target.name}"
+            query["fieldSelector"] = ",".join(
+                s for s in (query.get("fieldSelector", ""), selector) if s
+            )
+        fmt = negotiation.response_format(request.headers.get("Accept", ""))
+        include = query.get("includeObject", "Metadata")
+
+        def encode(obj: JsonObject) -> JsonObject:
+            wire = kinds.to_wire(rt, obj)
+            if fmt == TABLE:
+                return self._table(rt, [wire], include, None)
+            if fmt == PARTIAL:
+                return {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": wire.get("metadata", {}),
+                }
+            return wire
+
+        send_initial = query.get("sendInitialEvents") in _TRUE
+        wr = WatchRequest(
+            rt=rt,
+            namespace=target.namespace,
+            matches=build_matcher(rt, query),
+            resource_version=query.get("resourceVersion", ""),
+            timeout=parse_timeout(query.get("timeoutSeconds", "")),
+            bookmarks=query.get("allowWatchBookmarks") in _TRUE,
+            send_initial_events=send_initial,
+            encode=encode,
+            content_type=TABLE_CONTENT_TYPE if fmt == TABLE else "application/json",
+        )
+        if send_initial and query.get("resourceVersionMatch") != "NotOlderThan":
+            raise errors.invalid(
+                "meta.k8s.io",
+                "ListOptions",
+                "",
+                [
+                    causes.forbidden(
+                        "sendInitialEvents",
+                        "sendInitialEvents is forbidden for watch unless the "
+                        "resourceVersionMatch is set to NotOlderThan",
+                    )
+                ],
+            )
+        return await serve_watch(request, self.store, wr, bookmark_interval=self.bookmark_interval)
+
+    # -- writes --------------------------------------------------------------------------
+
+    @staticmethod
+    async def _body(request: web.Request) -> Any:
+        return negotiation.decode_body(
+            await request.read(), request.headers.get("Content-Type", ""), allowed=_BODY_TYPES
+        )
+
+    def _written(self, rt: ResourceType, result: WriteResult, created_code: int) -> web.Response:
+        code = created_code if result.created else 200
+        return json_response(kinds.to_wire(rt, result.obj), code, warnings=result.warnings)
+
+    def _deleted(
+        self, rt: ResourceType, result: WriteResult, options: DeleteOptions
+    ) -> web.Response:
+        if result.exists:
+            code = 202 if options.orphan_dependents is False else 200
+            return json_response(kinds.to_wire(rt, result.obj), code)
+        if rt.custom:
+            return json_response(kinds.to_wire(rt, result.obj))
+        meta = result.obj.get("metadata") or {}
+        details: JsonObject = {"name": meta.get("name", "")}
+        if rt.group:
+            details["group"] = rt.group
+        details["kind"] = rt.plural
+        details["uid"] = meta.get("uid", "")
+        return json_response(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Success",
+                "details": details,
+            }
+        )
+
+    @staticmethod
+    async def _delete_options(request: web.Request) -> DeleteOptions:
+        raw = await request.read()
+        body: Any = {}
+        if raw.strip():
+            body = negotiation.decode_body(
+                raw, request.headers.get("Content-Type", ""), allowed=_BODY_TYPES
+            )
+            if not isinstance(body, dict):
+                raise errors.bad_request("DeleteOptions must be an object")
+        query = request.query
+        pre = body.get("preconditions") or {}
+        orphan = body.get("orphanDependents")
+        if "orphanDependents" in query:
+            orphan = query["orphanDependents"] in _TRUE
+        return DeleteOptions(
+            propagation=str(query.get("propagationPolicy") or body.get("propagationPolicy") or ""),
+            uid=pre.get("uid"),
+            resource_version=pre.get("resourceVersion"),
+            orphan_dependents=orphan if isinstance(orphan, bool) else None,
+        )
+
+    async def _delete_collection(
+        self, request: web.Request, target: Target, dry_run: bool
+    ) -> web.Response:
+        rt = target.rt
+        options = await self._delete_options(request)
+        q = parse_list_query(rt, request.query)
+        selected = run_list(self.store, rt, target.namespace, q).items
+        deleted = []
+        for obj in selected:
+            meta = obj["metadata"]
+            try:
+                result = self.ops.delete(
+                    rt, meta.get("namespace", ""), meta["name"], options, dry_run=dry_run
+                )
+            except errors.ApiError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            deleted.append(kinds.to_wire(rt, result.obj))
+        return json_response(
+            {
+                "kind": rt.list_kind,
+                "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(self.store.resource_version)},
+                "items": deleted,
+            }
+        )

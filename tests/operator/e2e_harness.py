@@ -1,0 +1,348 @@
+"""End-to-end harness (its fixtures are exposed by conftest.py): one cluster and one operator
+process per test session, a namespace and a sandbox catalog per scenario, kubectl as the
+observer.
+
+The cluster is the sandbox API server unless MODELSYNC_E2E_KUBECONFIG names a real one
+(kind, k3d); then `e2e.sandbox` is None and sandbox-only checks (write counts) skip.
+The operator runs as a subprocess (`python -m modelsync.run_cli run-flags`), outside the
+cluster, so it reaches the sandbox catalog on 127.0.0.1 either way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pytest
+
+from fixtures_kube import E2E_KUBECONFIG_ENV, kubectl, start_sandbox, unique_name, wait_for
+from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync.sandbox.catalog_store import load_fixture_data
+
+if TYPE_CHECKING:
+    from modelsync.sandbox.kube import KubeSandbox
+
+T = TypeVar("T")
+
+ROOT = Path(__file__).resolve().parents[2]
+CRDS = ROOT / "crds"
+# Distinctive, so a scan for it cannot hit anything else.
+CATALOG_TOKEN = "tok-e2e-7f3c9a1d5b"
+SECRET_NAME = "tfy-api"
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+
+OPERATOR_FLAGS = (
+    "--standalone",
+    "--allow-insecure-http",
+    "--secret-check-interval=300ms",
+    "--catalog-attempts=1",
+    "--log-format=text",
+)
+
+
+class OperatorProcess:
+    """`modelsync run` as a subprocess, its output appended to one log file."""
+
+    def __init__(self, kubeconfig: Path, log_path: Path, flags: tuple[str, ...]) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_path = log_path
+        self.flags = flags
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), PYTHONUNBUFFERED="1")
+        env.pop(E2E_KUBECONFIG_ENV, None)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "modelsync.run_cli", *self.flags],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=ROOT,
+            )
+        self.starts += 1
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(timeout)
+
+    def kill(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait(10)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def sync_lines(self, namespace: str, name: str) -> list[str]:
+        marker = f"sync {namespace}/{name}: "
+        return [line for line in self.log().splitlines() if marker in line]
+
+
+@dataclass
+class E2E:
+    kubeconfig: Path
+    sandbox: KubeSandbox | None
+    operator: OperatorProcess
+
+    def kubectl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return kubectl(self.kubeconfig, *args, input=input)
+
+    def ok(self, *args: str, input: str | None = None) -> str:
+        done = self.kubectl(*args, input=input)
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    real = os.environ.get(E2E_KUBECONFIG_ENV)
+    sandbox = None
+    if real:
+        kubeconfig = Path(real)
+    else:
+        sandbox = start_sandbox(tmp_path_factory.mktemp("kube"))
+        kubeconfig = sandbox.kubeconfig_path
+    log_path = tmp_path_factory.mktemp("operator") / "operator.log"
+    operator = OperatorProcess(kubeconfig, log_path, OPERATOR_FLAGS)
+    env = E2E(kubeconfig, sandbox, operator)
+    try:
+        env.ok("apply", "-f", str(CRDS))
+        env.ok("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
+        operator.start()
+        yield env
+    finally:
+        operator.stop()
+        if sandbox is not None:
+            sandbox.stop_in_thread()
+
+
+@dataclass
+class Scenario:
+    """One namespace with a token Secret, one sandbox catalog, helpers to drive and look."""
+
+    e2e: E2E
+    namespace: str
+    catalog: CatalogSandbox
+    _trigger_count: int = field(default=0)
+
+    # --- driving -----------------------------------------------------------------------
+
+    def apply(self, obj: Mapping[str, Any]) -> subprocess.CompletedProcess[str]:
+        return self.e2e.kubectl("apply", "-n", self.namespace, "-f", "-", input=json.dumps(obj))
+
+    def sync_manifest(self, name: str, **spec: Any) -> dict[str, Any]:
+        catalog = {
+            "url": self.catalog.url,
+            "tokenSecretRef": {"name": SECRET_NAME, "key": "token"},
+            **spec.pop("catalog", {}),
+        }
+        return {
+            "apiVersion": "modelsync.dev/v1alpha1",
+            "kind": "ModelCatalogSync",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {"catalog": catalog, **spec},
+        }
+
+    def create_sync(self, name: str, **spec: Any) -> dict[str, Any]:
+        manifest = self.sync_manifest(name, **spec)
+        done = self.apply(manifest)
+        assert done.returncode == 0, done.stderr
+        return manifest
+
+    def patch_sync(self, name: str, patch: Mapping[str, Any]) -> None:
+        self.e2e.ok(
+            "patch", "mcs", name, "-n", self.namespace, "--type=merge", "-p", json.dumps(patch)
+        )
+
+    def trigger(self, name: str) -> str:
+        """Set the manual-trigger annotation to a fresh value; returns it."""
+        self._trigger_count += 1
+        value = f"{datetime.now(UTC).isoformat()}-{self._trigger_count}"
+        self.e2e.ok(
+            "annotate",
+            "mcs",
+            name,
+            "-n",
+            self.namespace,
+            "--overwrite",
+            f"modelsync.dev/reconcile-requested-at={value}",
+        )
+        return value
+
+    def set_token(self, token: str) -> None:
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": SECRET_NAME, "namespace": self.namespace},
+            "stringData": {"token": token},
+        }
+        done = self.apply(secret)
+        assert done.returncode == 0, done.stderr
+
+    def catalog_model(self, fqn: str) -> dict[str, Any]:
+        return next(m for m in self.catalog.catalog.models() if m["fqn"] == fqn)
+
+    def add_version(self, fqn: str, *, deployable: bool, tags: tuple[str, ...] = ()) -> int:
+        """Publish a new version of a catalog model (a copy of its latest); its number."""
+        model = self.catalog_model(fqn)
+        latest = max(model["versions"], key=lambda v: v["manifest"]["version"])
+        manifest = {k: v for k, v in latest["manifest"].items() if k != "version"}
+        added = self.catalog.catalog.add_version(
+            model["id"], {"manifest": manifest, "deployable": deployable, "tags": list(tags)}
+        )
+        number: int = added["manifest"]["version"]
+        return number
+
+    def remove_model(self, fqn: str) -> None:
+        assert self.catalog.catalog.remove_model(self.catalog_model(fqn)["id"])
+
+    # --- looking -----------------------------------------------------------------------
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        done = self.e2e.kubectl("get", kind, name, "-n", self.namespace, "-o", "json")
+        if done.returncode != 0:
+            assert "NotFound" in done.stderr or "not found" in done.stderr, done.stderr
+            return None
+        found: dict[str, Any] = json.loads(done.stdout)
+        return found
+
+    def sync(self, name: str) -> dict[str, Any]:
+        found = self.get("modelcatalogsync", name)
+        assert found is not None, f"ModelCatalogSync {name} is gone"
+        return found
+
+    def modelrefs(self, sync: str | None = None) -> dict[str, dict[str, Any]]:
+        args = ["get", "modelrefs", "-n", self.namespace, "-o", "json"]
+        if sync is not None:
+            args += ["-l", f"modelsync.dev/sync={sync}"]
+        items = json.loads(self.e2e.ok(*args))["items"]
+        return {item["metadata"]["name"]: item for item in items}
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        items = json.loads(self.e2e.ok("get", "events", "-n", self.namespace, "-o", "json"))
+        return [
+            e for e in items["items"] if name is None or e["involvedObject"].get("name") == name
+        ]
+
+    def syncs_done(self, name: str) -> int:
+        """Sync passes the operator finished for this sync (from its log)."""
+        return len(self.e2e.operator.sync_lines(self.namespace, name))
+
+    def writes(self) -> list[str]:
+        """Write requests into this namespace seen by the sandbox (Secrets excluded)."""
+        assert self.e2e.sandbox is not None
+        return [
+            f"{r.verb} {r.resource} {r.path}"
+            for r in self.e2e.sandbox.stats.log
+            if r.namespace == self.namespace and r.verb in WRITE_VERBS and r.resource != "secrets"
+        ]
+
+    # --- waiting -----------------------------------------------------------------------
+
+    def wait(self, probe: Callable[[], T | None], what: str, timeout: float = 15.0) -> T:
+        return wait_for(probe, timeout=timeout, interval=0.1, what=what)
+
+    def wait_condition(
+        self,
+        name: str,
+        status: str,
+        reason: str | None = None,
+        type_: str = "Ready",
+        kind: str = "modelcatalogsync",
+        timeout: float = 15.0,
+    ) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            obj = self.get(kind, name)
+            if obj is None:
+                return None
+            cond = condition(obj, type_)
+            if cond and cond["status"] == status and (reason is None or cond["reason"] == reason):
+                return obj
+            return None
+
+        return self.wait(probe, f"{kind} {name} {type_}={status} {reason or ''}", timeout)
+
+    def wait_syncs(self, name: str, count: int, timeout: float = 15.0) -> None:
+        self.wait(lambda: self.syncs_done(name) >= count, f"{count} syncs of {name}", timeout)
+
+    def wait_handled(self, name: str, value: str, timeout: float = 15.0) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            obj = self.sync(name)
+            handled = (obj.get("status") or {}).get("lastHandledReconcileAt")
+            return obj if handled == value else None
+
+        return self.wait(probe, f"{name} to handle trigger {value}", timeout)
+
+
+def condition(obj: Mapping[str, Any], type_: str = "Ready") -> dict[str, Any] | None:
+    for cond in (obj.get("status") or {}).get("conditions") or ():
+        if cond.get("type") == type_:
+            found: dict[str, Any] = cond
+            return found
+    return None
+
+
+def fixture_data() -> dict[str, Any]:
+    return load_fixture_data(None)
+
+
+@pytest.fixture
+def scenario(e2e: E2E) -> Iterator[Scenario]:
+    if not e2e.operator.alive():
+        pytest.fail("the operator process is not running:\n" + e2e.operator.log()[-4000:])
+    namespace = unique_name("e2e")
+    e2e.ok("create", "namespace", namespace)
+    catalog = CatalogSandbox(token=CATALOG_TOKEN)
+    catalog.start_in_thread()
+    scene = Scenario(e2e, namespace, catalog)
+    scene.set_token(CATALOG_TOKEN)
+    try:
+        yield scene
+    finally:
+        catalog.stop_in_thread()
+        e2e.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+@pytest.fixture(scope="module")
+def crd_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSandbox]:
+    """A sandbox API server with the CRDs, for in-process tests of kube/ and the runtime."""
+    sandbox = start_sandbox(tmp_path_factory.mktemp("kube-io"))
+    try:
+        done = kubectl(sandbox.kubeconfig_path, "apply", "-f", str(CRDS))
+        assert done.returncode == 0, done.stderr
+        yield sandbox
+    finally:
+        sandbox.stop_in_thread()
+
+
+@pytest.fixture
+def sandbox_only(e2e: E2E) -> KubeSandbox:
+    if e2e.sandbox is None:
+        pytest.skip("counts requests at the sandbox API server")
+    return e2e.sandbox
+
+
+def elapsed(start: float) -> float:
+    return time.monotonic() - start

@@ -1,0 +1,388 @@
+"""Desired vs existing ModelRefs: creates, updates, deletes, removal marks, guard, owners."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from modelsync.api.constants import (
+    LABEL_FRAMEWORK,
+    LABEL_MANAGED_BY,
+    LABEL_ML_REPO,
+    LABEL_SYNC,
+)
+from modelsync.catalog.models import Model
+from modelsync.plan import (
+    REASON_VERSION_LOOKUP_PENDING,
+    UNSUPPORTED,
+    SyncPlan,
+    VersionResolution,
+    plan_sync,
+)
+from plan import factories as f
+from plan.cluster import Cluster
+
+
+def _plan(
+    models: list[Model],
+    cluster: Cluster | None = None,
+    *,
+    resolutions: dict[str, VersionResolution] | None = None,
+    now_offset: int = 0,
+    **kwargs: Any,
+) -> SyncPlan:
+    spec_fields = kwargs.pop("spec", {})
+    return plan_sync(
+        models,
+        f.spec(**spec_fields),
+        cluster.listed() if cluster else [],
+        sync=kwargs.pop("sync", f.SYNC),
+        now=f.NOW + timedelta(minutes=now_offset),
+        resolutions=resolutions,
+        **kwargs,
+    )
+
+
+def _synced(models: list[Model], **kwargs: Any) -> Cluster:
+    cluster = Cluster()
+    cluster.apply(_plan(models, **kwargs))
+    return cluster
+
+
+def _ready(obj: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+
+
+def test_create_body_status_and_owner() -> None:
+    plan = _plan(
+        [f.model(number=7, alias="v1.2")],
+        spec={
+            "modelRefTemplate": {
+                "labels": {"team": "risk", LABEL_SYNC: "hijack"},
+                "annotations": {"note": "x"},
+            }
+        },
+    )
+    assert plan.write_count == 2
+    [create] = plan.creates
+    meta = create.body["metadata"]
+    assert create.body["apiVersion"] == "modelsync.dev/v1alpha1"
+    assert create.body["kind"] == "ModelRef"
+    assert meta["name"] == "fraud.detector"
+    assert meta["namespace"] == "ml-serving"
+    assert meta["labels"] == {
+        LABEL_MANAGED_BY: "modelsync",
+        LABEL_SYNC: "prod-models",
+        LABEL_ML_REPO: "fraud",
+        LABEL_FRAMEWORK: "sklearn",
+        "team": "risk",
+    }
+    assert meta["annotations"] == {
+        "modelsync.dev/model-fqn": "model:acme/fraud/detector",
+        "note": "x",
+    }
+    assert meta["ownerReferences"] == [
+        {
+            "apiVersion": "modelsync.dev/v1alpha1",
+            "kind": "ModelCatalogSync",
+            "name": "prod-models",
+            "uid": "sync-uid-1",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    assert create.body["spec"]["version"]["version"] == 7
+    status = create.status["status"]
+    assert status["observedGeneration"] == 1
+    assert status["conditions"] == [
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "DeployableVersionResolved",
+            "message": "version 7 (v1.2) is deployable",
+            "lastTransitionTime": "2024-06-01T12:00:00Z",
+            "observedGeneration": 1,
+        }
+    ]
+    assert plan.ref_counts().model_dump() == {
+        "selected": 1,
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "retained": 0,
+        "failed": 0,
+    }
+
+
+def test_no_deployable_version_is_created_not_ready() -> None:
+    m = f.model(number=3, deployable=False)
+    cluster = _synced([m], resolutions={m.id: None})
+    obj = cluster.objects["fraud.detector"]
+    assert obj["spec"]["version"]["version"] == 3
+    assert _ready(obj)["status"] == "False"
+    assert _ready(obj)["reason"] == "NoDeployableVersion"
+
+
+def test_models_without_versions_get_no_modelref() -> None:
+    assert _plan([f.model(empty=True)]).creates == ()
+
+
+def test_steady_state_makes_no_writes_even_later() -> None:
+    models = [f.model(f"m{i}") for i in range(20)]
+    cluster = _synced(models)
+    plan = _plan(models, cluster, now_offset=60)
+    assert plan.write_count == 0
+    assert plan.unchanged == 20
+    assert plan.ref_counts().selected == 20
+
+
+def test_new_deployable_version_updates_spec_and_status() -> None:
+    cluster = _synced([f.model(number=6)])
+    plan = _plan([f.model(number=7)], cluster, now_offset=5)
+    [update] = plan.updates
+    assert update.patch is not None
+    assert set(update.patch) == {"spec"}  # labels/annotations unchanged
+    assert update.patch["spec"]["version"]["version"] == 7
+    assert update.version_change is not None
+    assert (update.version_change.old_version, update.version_change.new_version) == (6, 7)
+    assert update.version_change.message == "model:acme/fraud/detector: version 6 -> 7"
+    assert update.status is not None
+    status = update.status["status"]
+    assert status["previousVersion"] == 6
+    assert status["versionChangedAt"] == "2024-06-01T12:05:00Z"
+    assert status["observedGeneration"] == 2
+    # Ready stayed True: its lastTransitionTime does not move.
+    assert status["conditions"][0]["lastTransitionTime"] == "2024-06-01T12:00:00Z"
+    cluster.apply(plan)
+    assert _plan([f.model(number=7)], cluster, now_offset=10).write_count == 0
+
+
+def test_new_non_deployable_version_changes_nothing() -> None:
+    cluster = _synced([f.model(number=6)])
+    newer = f.model(latest=f.version(number=7, deployable=False))
+    plan = _plan([newer], cluster, resolutions={newer.id: f.version(number=6)})
+    assert plan.write_count == 0
+
+
+def test_unsupported_lookup_keeps_the_held_version() -> None:
+    cluster = _synced([f.model(number=6)])
+    newer = f.model(latest=f.version(number=7, deployable=False))
+    plan = _plan([newer], cluster, resolutions={newer.id: UNSUPPORTED})
+    assert plan.write_count == 0
+    assert plan.desired["fraud.detector"].spec["version"]["version"] == 6
+
+
+def test_unsupported_lookup_without_a_held_version_points_at_latest() -> None:
+    m = f.model(latest=f.version(number=7, deployable=False))
+    cluster = _synced([m], resolutions={m.id: UNSUPPORTED})
+    obj = cluster.objects["fraud.detector"]
+    assert obj["spec"]["version"]["version"] == 7
+    assert _ready(obj)["reason"] == "NoDeployableVersion"
+
+
+def test_missing_lookup_leaves_the_ref_alone_and_reports_it() -> None:
+    cluster = _synced([f.model(number=6)])
+    newer = f.model(latest=f.version(number=7, deployable=False))
+    plan = _plan([newer], cluster, spec={"deletionPolicy": "Delete"})
+    assert plan.write_count == 0
+    assert [x.reason for x in plan.failures] == [REASON_VERSION_LOOKUP_PENDING]
+
+
+def test_timestamps_alone_never_cause_a_write() -> None:
+    cluster = _synced([f.model()])
+    obj = cluster.objects["fraud.detector"]
+    _ready(obj)["lastTransitionTime"] = "2020-01-01T00:00:00Z"
+    obj["metadata"]["creationTimestamp"] = "2020-01-01T00:00:00Z"
+    obj["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+    assert _plan([f.model()], cluster, now_offset=99).write_count == 0
+
+
+def test_hand_edits_are_repaired_and_foreign_metadata_kept() -> None:
+    cluster = _synced([f.model()], spec={"modelRefTemplate": {"labels": {"team": "risk"}}})
+    obj = cluster.objects["fraud.detector"]
+    obj["spec"]["version"]["version"] = 99
+    obj["spec"]["version"]["extra"] = "junk"
+    obj["metadata"]["labels"][LABEL_ML_REPO] = "tampered"
+    del obj["metadata"]["labels"]["team"]
+    obj["metadata"]["labels"]["someone/else"] = "keep-me"
+    obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied"] = "{}"
+    obj["metadata"]["annotations"]["modelsync.dev/model-fqn"] = "tampered"
+    obj["metadata"]["generation"] = 2
+    plan = _plan([f.model()], cluster, spec={"modelRefTemplate": {"labels": {"team": "risk"}}})
+    [update] = plan.updates
+    assert update.patch == {
+        "metadata": {
+            "labels": {LABEL_ML_REPO: "fraud", "team": "risk"},
+            "annotations": {"modelsync.dev/model-fqn": "model:acme/fraud/detector"},
+        },
+        "spec": {"version": {"version": 1, "extra": None}},
+    }
+    assert update.version_change is None  # same version id: a repair, not a new version
+    cluster.apply(plan)
+    fixed = cluster.objects["fraud.detector"]
+    assert fixed["metadata"]["labels"]["someone/else"] == "keep-me"
+    assert "kubectl.kubernetes.io/last-applied" in fixed["metadata"]["annotations"]
+    assert fixed["status"]["observedGeneration"] == 3
+    assert (
+        _plan(
+            [f.model()], cluster, spec={"modelRefTemplate": {"labels": {"team": "risk"}}}
+        ).write_count
+        == 0
+    )
+
+
+def test_framework_label_is_removed_when_the_version_has_none() -> None:
+    cluster = _synced([f.model(number=1, framework="sklearn")])
+    plan = _plan([f.model(number=2, framework=None)], cluster)
+    [update] = plan.updates
+    assert update.patch is not None
+    assert update.patch["metadata"]["labels"] == {LABEL_FRAMEWORK: None}
+
+
+def test_retain_marks_removed_models_once() -> None:
+    a, b = f.model("a"), f.model("b")
+    cluster = _synced([a, b])
+    plan = _plan([a], cluster, now_offset=1)
+    [mark] = plan.retained
+    assert mark.name == "fraud.b"
+    assert mark.model_fqn == "model:acme/fraud/b"
+    cond = mark.status["status"]["conditions"][0]
+    assert (cond["status"], cond["reason"]) == ("False", "RemovedFromCatalog")
+    assert cond["lastTransitionTime"] == "2024-06-01T12:01:00Z"
+    assert plan.deletes == ()
+    assert plan.ref_counts().retained == 1
+    cluster.apply(plan)
+    again = _plan([a], cluster, now_offset=2)
+    assert again.write_count == 0
+    assert again.retained_total == 1
+    # The model comes back: Ready=True again.
+    back = _plan([a, b], cluster, now_offset=3)
+    [update] = back.updates
+    assert update.patch is None
+    assert update.status is not None
+    assert update.status["status"]["conditions"][0]["reason"] == "DeployableVersionResolved"
+    cluster.apply(back)
+    assert _plan([a, b], cluster, now_offset=4).write_count == 0
+
+
+def test_delete_policy_deletes_with_uid_precondition() -> None:
+    a, b = f.model("a"), f.model("b")
+    cluster = _synced([a, b])
+    plan = _plan([a], cluster, spec={"deletionPolicy": "Delete"})
+    [delete] = plan.deletes
+    assert delete.name == "fraud.b"
+    uid = cluster.objects["fraud.b"]["metadata"]["uid"]
+    assert delete.delete_options() == {"preconditions": {"uid": uid}}
+    assert plan.retained == ()
+    assert plan.ref_counts().deleted == 1
+
+
+@pytest.mark.parametrize("policy", ["Delete", "Retain"])
+def test_incomplete_listing_never_removes(policy: str) -> None:
+    cluster = _synced([f.model("a"), f.model("b")])
+    plan = _plan([], cluster, spec={"deletionPolicy": policy}, listing_complete=False)
+    assert plan.deletes == ()
+    assert plan.retained == ()
+    assert plan.retained_total == 2
+
+
+def test_skipped_models_are_not_removed() -> None:
+    a, b = f.model("a"), f.model("b")
+    cluster = _synced([a, b])
+    plan = _plan([a], cluster, spec={"deletionPolicy": "Delete"}, skipped_model_ids=[b.id])
+    assert plan.deletes == ()
+
+
+def test_deletion_guard() -> None:
+    models = [f.model(f"m{i}") for i in range(5)]
+    cluster = _synced(models)
+    at_limit = _plan(models[3:], cluster, spec={"deletionPolicy": "Delete", "maxDeletions": 3})
+    assert len(at_limit.deletes) == 3
+    assert at_limit.guard is None
+    over = _plan(models[4:], cluster, spec={"deletionPolicy": "Delete", "maxDeletions": 3})
+    assert over.deletes == ()
+    assert over.guard is not None
+    assert (over.guard.would_remove, over.guard.max_deletions) == (4, 3)
+    assert "maxDeletions" in over.guard.message
+    assert over.retained_total == 4
+
+
+def test_foreign_owned_ref_is_never_written() -> None:
+    cluster = _synced([f.model()], sync=f.OTHER_SYNC)
+    obj = cluster.objects["fraud.detector"]
+    obj["metadata"]["labels"][LABEL_SYNC] = "prod-models"  # even if it carries our label
+    plan = _plan([f.model(number=2)], cluster, spec={"deletionPolicy": "Delete"})
+    assert plan.write_count == 0
+    [failure] = plan.failures
+    assert failure.reason == "OwnedByAnotherSync"
+    assert failure.model == "model:acme/fraud/detector"
+    assert "other-models" in failure.message
+    assert plan.ref_counts().failed == 1
+    assert "fraud.detector" not in plan.desired
+    # Not desired any more: still never deleted nor marked.
+    assert _plan([], cluster, spec={"deletionPolicy": "Delete"}).write_count == 0
+    assert _plan([], cluster).write_count == 0
+
+
+def test_orphan_is_adopted() -> None:
+    cluster = _synced([f.model()])
+    obj = cluster.objects["fraud.detector"]
+    obj["metadata"]["ownerReferences"] = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "cm-1"}
+    ]
+    plan = _plan([f.model()], cluster)
+    [update] = plan.updates
+    assert update.patch is not None
+    owners = update.patch["metadata"]["ownerReferences"]
+    assert [o["uid"] for o in owners] == ["cm-1", "sync-uid-1"]
+    assert owners[1]["controller"] is True
+
+
+def test_unowned_object_without_our_label_is_foreign() -> None:
+    cluster = _synced([f.model()])
+    obj = cluster.objects["fraud.detector"]
+    obj["metadata"]["ownerReferences"] = []
+    del obj["metadata"]["labels"][LABEL_MANAGED_BY]
+    plan = _plan([f.model()], cluster)
+    assert plan.write_count == 0
+    assert plan.failures[0].reason == "OwnedByAnotherSync"
+
+
+def test_template_label_change_is_applied() -> None:
+    cluster = _synced([f.model()], spec={"modelRefTemplate": {"labels": {"team": "risk"}}})
+    plan = _plan([f.model()], cluster, spec={"modelRefTemplate": {"labels": {"team": "ops"}}})
+    [update] = plan.updates
+    assert update.patch == {"metadata": {"labels": {"team": "ops"}}}
+    assert update.status is None
+
+
+def test_output_is_sorted_by_name() -> None:
+    models = [f.model(n) for n in ("c", "a", "b")]
+    assert [c.name for c in _plan(models).creates] == ["fraud.a", "fraud.b", "fraud.c"]
+
+
+def test_duplicate_model_ids_resolve_the_same_way_in_any_order() -> None:
+    old, new = f.model(number=1), f.model(number=2)
+    for models in ([old, new], [new, old]):
+        [create] = _plan(models).creates
+        assert create.body["spec"]["version"]["version"] == 2
+
+
+def test_two_models_with_one_name_report_a_conflict() -> None:
+    first = f.model("detector", model_id="id-1")
+    second = f.model("detector", model_id="id-2")
+    plan = _plan([second, first])
+    assert [c.body["spec"]["model"]["id"] for c in plan.creates] == ["id-1"]
+    [failure] = plan.failures
+    assert failure.reason == "NameConflict"
+    assert plan.selected == 2
+
+
+def test_failed_int64_fields_fail_only_that_model() -> None:
+    big = f.model("big", latest=f.version("big", 2**63))
+    plan = _plan([big, f.model("ok")])
+    assert [c.name for c in plan.creates] == ["fraud.ok"]
+    assert [x.reason for x in plan.failures] == ["InvalidModel"]

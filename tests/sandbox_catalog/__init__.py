@@ -1,0 +1,1 @@
+"""Tests of the sandbox catalog server, its fixtures and its spec conformance."""

@@ -1,0 +1,135 @@
+"""The `/_sandbox/...` admin API: faults, catalog changes, requests and reset over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from fixtures_catalog import spec_validator
+from modelsync.sandbox.catalog_server import CatalogSandbox
+
+MODELS = "/api/ml/v1/models"
+
+
+@pytest_asyncio.fixture
+async def admin(catalog_server: CatalogSandbox) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=catalog_server.url + "/_sandbox") as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def api(catalog_server: CatalogSandbox) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {catalog_server.token}"}
+    async with httpx.AsyncClient(base_url=catalog_server.url, headers=headers) as client:
+        yield client
+
+
+def _new_model(model_id: str = "m-new") -> dict[str, Any]:
+    return {
+        "id": model_id,
+        "ml_repo_id": "repo-new",
+        "name": "brand-new",
+        "fqn": "model:acme/new/brand-new",
+        "created_by_subject": {"subjectId": "u1", "subjectType": "user"},
+    }
+
+
+def _manifest() -> dict[str, Any]:
+    return {
+        "name": "brand-new",
+        "metadata": {},
+        "ml_repo": "new",
+        "source": {"type": "truefoundry", "uri": "s3://bucket/brand-new/"},
+        "framework": {"type": "onnx"},
+    }
+
+
+async def test_fault_endpoints(admin: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
+    body = {"count": 1, "status": 429, "retry_after": 7, "path_prefix": MODELS}
+    armed = await admin.post("/faults/fail-next", json=body)
+    assert armed.status_code == 200
+    assert armed.json()["fail_next"][0]["status"] == 429
+    limited = await api.get(MODELS)
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "7")
+    assert (
+        await admin.post("/faults/bad-body-next", json={"count": 1, "kind": "not-json"})
+    ).is_success
+    assert (await api.get(MODELS)).headers["content-type"].startswith("text/html")
+    assert (await admin.post("/faults/misreport-total", json={"delta": 2, "count": 1})).is_success
+    assert (await admin.post("/faults/empty-page-next", json={"count": 1})).is_success
+    page = (await api.get(MODELS)).json()
+    assert page["data"] == []
+    assert page["pagination"]["total"] == (await api.get(MODELS)).json()["pagination"]["total"] + 2
+    assert (await admin.post("/faults/delay", json={"seconds": 0.01})).json()["delay"] == 0.01
+    assert (await admin.delete("/faults")).status_code == 204
+    assert (await admin.get("/faults")).json()["delay"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/faults/fail-next", {"count": 0, "status": 500}),
+        ("/faults/fail-next", {"count": 1, "status": 500, "surprise": True}),
+        ("/faults/delay", {"seconds": -2}),
+        ("/faults/bad-body-next", {"count": 1, "kind": "gzip-bomb"}),
+        ("/faults/misreport-total", {"count": 1}),
+        ("/faults/empty-page-next", "not an object"),
+    ],
+)
+async def test_bad_admin_input_is_400(admin: httpx.AsyncClient, path: str, body: object) -> None:
+    response = await admin.post(path, json=body)
+    assert response.status_code == 400
+    assert "detail" in response.json()
+
+
+async def test_non_json_admin_body_is_400(admin: httpx.AsyncClient) -> None:
+    response = await admin.post("/faults/delay", content=b"{oops")
+    assert (response.status_code, response.json()) == (400, {"detail": "request body must be JSON"})
+
+
+async def test_model_endpoints(admin: httpx.AsyncClient, api: httpx.AsyncClient) -> None:
+    total = len((await admin.get("/models")).json()["models"])
+    assert (await admin.put("/models", json=_new_model())).status_code == 200
+    created = await admin.post("/models/m-new/versions", json={"manifest": _manifest()})
+    assert created.status_code == 201
+    version = created.json()
+    assert version["fqn"] == "model:acme/new/brand-new:1"
+    listed = (await api.get(MODELS, params={"fqn": "model:acme/new/brand-new"})).json()
+    spec_validator("ListModelsResponse").validate(listed)
+    assert listed["data"][0]["latest_version"]["id"] == version["id"]
+    assert len((await admin.get("/models")).json()["models"]) == total + 1
+    assert (
+        await admin.post("/models/none/versions", json={"manifest": _manifest()})
+    ).status_code == 404
+    assert (await admin.post("/models/m-new/versions", json={"tags": []})).status_code == 400
+    assert (await admin.put("/models", json={"id": "incomplete"})).status_code == 400
+    assert (await admin.put("/models", json=[1, 2])).status_code == 400
+    assert (await admin.delete("/models/m-new")).status_code == 204
+    assert (await admin.delete("/models/m-new")).status_code == 404
+    assert (await api.get(MODELS, params={"fqn": "model:acme/new/brand-new"})).json()["data"] == []
+
+
+async def test_requests_and_reset(
+    catalog_server: CatalogSandbox, admin: httpx.AsyncClient, api: httpx.AsyncClient
+) -> None:
+    await api.get(MODELS, params={"limit": 2, "offset": 1})
+    await admin.put("/models", json=_new_model())
+    await admin.post("/faults/delay", json={"seconds": 0.01})
+    recorded = (await admin.get("/requests")).json()["requests"]
+    assert len(recorded) == 1
+    assert recorded[0]["method"] == "GET"
+    assert recorded[0]["path"] == MODELS
+    assert recorded[0]["query"] == {"limit": "2", "offset": "1"}
+    assert recorded[0]["status"] == 200
+    assert str(catalog_server.token) not in str(recorded)
+    assert (await admin.delete("/requests")).status_code == 204
+    assert (await admin.get("/requests")).json() == {"requests": []}
+    await api.get(MODELS)
+    assert (await admin.post("/reset")).status_code == 204
+    assert catalog_server.requests == []
+    assert catalog_server.faults.current_delay() == 0
+    assert catalog_server.catalog.model("m-new") is None
