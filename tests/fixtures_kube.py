@@ -53,6 +53,7 @@ WIDGET_CRD: dict[str, Any] = {
                 "served": True,
                 "storage": True,
                 "subresources": {"status": {}},
+                "selectableFields": [{"jsonPath": ".spec.color"}],
                 "additionalPrinterColumns": [
                     {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
                     {

@@ -21,6 +21,10 @@ class _Command(Protocol):
 
 # (argv path, module implementing add_arguments/run, help)
 _COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
+    (("run",), "modelsync.run_cli", "run the operator"),
+    (("reconcile",), "modelsync.reconcile_cli", "ask the operator to sync a ModelCatalogSync now"),
+    (("demo",), "modelsync.demo_cli", "run the sandboxes, the operator and an example sync"),
+    (("render",), "modelsync.render_cli", "print the ModelRefs a ModelCatalogSync would produce"),
     (("sandbox", "catalog"), "modelsync.sandbox.catalog_cli", "serve a local catalog API"),
     (("sandbox", "kube"), "modelsync.sandbox.kube.cli", "serve a local Kubernetes API"),
 ]

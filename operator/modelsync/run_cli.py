@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import argparse
 import logging
+import urllib.parse
 from datetime import timedelta
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["DEFAULT_LIVENESS", "DEFAULT_METRICS_PORT", "add_arguments", "endpoint_clash", "run"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_METRICS_PORT = 8080
+DEFAULT_LIVENESS = "http://0.0.0.0:8081/healthz"
+
+_EPILOG = (
+    "Endpoints: Prometheus metrics at http://HOST:PORT/metrics (--metrics-host, "
+    f"--metrics-port; default 0.0.0.0:{DEFAULT_METRICS_PORT}) and the liveness probe at "
+    f"--liveness (default {DEFAULT_LIVENESS}); they must use different ports."
+)
 
 
 def _duration(text: str) -> float:
@@ -31,7 +43,40 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return value
+
+
+def _liveness(text: str) -> str:
+    if not text:
+        return ""
+    parts = urllib.parse.urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} has an invalid port") from None
+    if parts.scheme != "http" or not parts.path:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http://HOST:PORT/PATH URL")
+    return text
+
+
+def endpoint_clash(liveness: str, metrics_port: int) -> str | None:
+    """Why the liveness URL and the metrics port cannot both be served, or None."""
+    if not liveness or metrics_port == 0:
+        return None
+    if (urllib.parse.urlsplit(liveness).port or 80) == metrics_port:
+        return f"--liveness {liveness} and --metrics-port {metrics_port} use the same port"
+    return None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = _EPILOG
     cluster = parser.add_argument_group("cluster")
     cluster.add_argument(
         "--kubeconfig",
@@ -72,9 +117,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ops.add_argument(
         "--liveness",
         metavar="URL",
-        help="serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz",
+        type=_liveness,
+        default=DEFAULT_LIVENESS,
+        help=f"serve Kopf's liveness/readiness probe at this URL (default {DEFAULT_LIVENESS}; "
+        "an empty value turns it off)",
     )
-    ops.add_argument("--log-format", choices=["text", "json"], default="text")
+    ops.add_argument(
+        "--metrics-port",
+        type=_port,
+        default=DEFAULT_METRICS_PORT,
+        metavar="PORT",
+        help=f"serve Prometheus metrics at /metrics on this port (default {DEFAULT_METRICS_PORT}; "
+        "0 turns it off)",
+    )
+    ops.add_argument(
+        "--metrics-host",
+        default="0.0.0.0",  # noqa: S104 - a pod's metrics are scraped from outside it
+        metavar="ADDRESS",
+        help="address the metrics endpoint listens on (default 0.0.0.0)",
+    )
+    ops.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="text: one human line per record; json: one JSON object per line (time, level, "
+        "logger, message and fields) for log pipelines (default text)",
+    )
     ops.add_argument("--verbose", action="store_true", help="debug logging")
 
     policy = parser.add_argument_group("catalog and limits")
@@ -126,22 +194,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    import kopf
-
     from modelsync.kube.errors import KubeConfigError
+    from modelsync.metrics import MetricsServer, OperatorMetrics, serve_metrics
     from modelsync.operator_main import KopfOptions, run_operator
     from modelsync.runtime.config import OperatorConfig
     from modelsync.runtime.hosts import DEFAULT_ALLOWED_HOSTS, AllowedHosts
+    from modelsync.runtime.logs import configure_logging
 
-    kopf.configure(
-        verbose=args.verbose,
-        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL,
-    )
-    quiet = ["httpx", "httpcore", "urllib3", "kubernetes"]
-    if not args.verbose:
-        quiet.append("kopf.objects")  # one "Handler ... succeeded" line per watch event
-    for noisy in quiet:
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(args.log_format, verbose=args.verbose)
+    clash = endpoint_clash(args.liveness, args.metrics_port)
+    if clash is not None:
+        print(f"modelsync run: {clash}")
+        return 2
     patterns = [p.strip() for raw in args.allowed_hosts for p in raw.split(",") if p.strip()]
     try:
         hosts = AllowedHosts.parse(
@@ -164,17 +228,30 @@ def run(args: argparse.Namespace) -> int:
         standalone=args.standalone,
         peering_name=args.peering,
         priority=args.priority,
-        liveness_endpoint=args.liveness,
+        liveness_endpoint=args.liveness or None,
         kubeconfig=args.kubeconfig,
         context=args.context,
     )
+    metrics = OperatorMetrics()
+    server: MetricsServer | None = None
+    if args.metrics_port:
+        try:
+            server = serve_metrics(metrics.registry, args.metrics_host, args.metrics_port)
+        except OSError as exc:
+            where = f"{args.metrics_host}:{args.metrics_port}"
+            print(f"modelsync run: cannot serve metrics on {where}: {exc.strerror or exc}")
+            return 1
+        logger.info("serving metrics at http://%s:%d/metrics", server.host, server.port)
     try:
-        asyncio.run(run_operator(config, options))
+        asyncio.run(run_operator(config, options, observer=metrics))
     except KubeConfigError as exc:
         print(f"modelsync run: {exc}")
         return 1
     except KeyboardInterrupt:
         pass
+    finally:
+        if server is not None:
+            server.stop()
     return 0
 
 

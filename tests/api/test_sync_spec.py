@@ -64,7 +64,7 @@ def test_defaults() -> None:
     assert (spec.catalog.timeout_seconds, spec.catalog.page_size) == (30, 100)
     assert spec.version_policy is VersionPolicy.LATEST_DEPLOYABLE
     assert spec.deletion_policy is DeletionPolicy.RETAIN
-    assert (spec.interval, spec.suspend, spec.max_deletions) == ("5m", False, 10)
+    assert (spec.interval, spec.suspend, spec.max_deletions) == (None, False, 10)
     assert spec.filters.include_empty_models is False
     assert spec.select.name_pattern is None
     assert spec.select.frameworks == []
@@ -78,7 +78,6 @@ def test_defaults() -> None:
         },
         "filters": {"includeEmptyModels": False},
         "versionPolicy": "LatestDeployable",
-        "interval": "5m",
         "suspend": False,
         "deletionPolicy": "Retain",
         "maxDeletions": 10,

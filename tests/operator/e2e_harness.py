@@ -4,7 +4,7 @@ observer.
 
 The cluster is the sandbox API server unless MODELSYNC_E2E_KUBECONFIG names a real one
 (kind, k3d); then `e2e.sandbox` is None and sandbox-only checks (write counts) skip.
-The operator runs as a subprocess (`python -m modelsync.run_cli run-flags`), outside the
+The operator runs as a subprocess (`python -m modelsync.cli run ...`), outside the
 cluster, so it reaches the sandbox catalog on 127.0.0.1 either way.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -49,6 +50,17 @@ OPERATOR_FLAGS = (
 )
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def metrics_flags(port: int) -> tuple[str, ...]:
+    return (f"--metrics-port={port}", "--metrics-host=127.0.0.1")
+
+
 class OperatorProcess:
     """`modelsync run` as a subprocess, its output appended to one log file."""
 
@@ -64,7 +76,7 @@ class OperatorProcess:
         env.pop(E2E_KUBECONFIG_ENV, None)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "modelsync.run_cli", *self.flags],
+                [sys.executable, "-m", "modelsync.cli", "run", *self.flags],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -105,9 +117,15 @@ class E2E:
     kubeconfig: Path
     sandbox: KubeSandbox | None
     operator: OperatorProcess
+    liveness_url: str
+    metrics_url: str = ""
 
     def kubectl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return kubectl(self.kubeconfig, *args, input=input)
+        start = time.monotonic()
+        done = kubectl(self.kubeconfig, *args, input=input)
+        if os.environ.get("MODELSYNC_E2E_TRACE"):
+            print(f"[{time.monotonic() - start:.2f}s] kubectl {' '.join(args)[:100]}")
+        return done
 
     def ok(self, *args: str, input: str | None = None) -> str:
         done = self.kubectl(*args, input=input)
@@ -125,8 +143,11 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
         sandbox = start_sandbox(tmp_path_factory.mktemp("kube"))
         kubeconfig = sandbox.kubeconfig_path
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
-    operator = OperatorProcess(kubeconfig, log_path, OPERATOR_FLAGS)
-    env = E2E(kubeconfig, sandbox, operator)
+    liveness = f"http://127.0.0.1:{free_port()}/healthz"
+    metrics_port = free_port()
+    flags = (*OPERATOR_FLAGS, f"--liveness={liveness}", *metrics_flags(metrics_port))
+    operator = OperatorProcess(kubeconfig, log_path, flags)
+    env = E2E(kubeconfig, sandbox, operator, liveness, f"http://127.0.0.1:{metrics_port}/metrics")
     try:
         env.ok("apply", "-f", str(CRDS))
         env.ok("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")

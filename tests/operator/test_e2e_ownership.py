@@ -127,7 +127,9 @@ def test_operator_restart_mid_sync_converges_without_duplicates(scenario: Scenar
         if sandbox is not None:
             sandbox.cluster.store.listeners.remove(kill_after_a_few_creates)
     partial = scenario.modelrefs()
-    assert 0 < len(partial) < 33
+    assert partial
+    if sandbox is not None:
+        assert len(partial) < 33  # killed in the middle of the writes
     operator.start()
     synced = scenario.wait_condition("restart", "True", "Synced", timeout=30)
     refs = scenario.modelrefs()

@@ -1,3 +1,6 @@
+# The generated kubernetes client types every field Optional and its bodies as models
+# (dicts work at runtime); checking each access would bury the tests.
+# mypy: disable-error-code="union-attr,index,no-untyped-call,arg-type,attr-defined,operator"
 """The sandbox driven by the official `kubernetes` Python client.
 
 Runs against a real cluster too when MODELSYNC_E2E_KUBECONFIG is set; checks that
@@ -7,6 +10,8 @@ need sandbox internals (compaction, bookmark timing) use `kube_sandbox` directly
 from __future__ import annotations
 
 import base64
+import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +19,14 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from fixtures_kube import WIDGET_CRD, ClusterHandle, install_widget_crd, start_sandbox
+from fixtures_kube import (
+    WIDGET_CRD,
+    ClusterHandle,
+    install_widget_crd,
+    start_sandbox,
+    unique_name,
+    wait_for,
+)
 from modelsync.sandbox.kube import KubeSandbox
 
 GROUP, VERSION, PLURAL = "example.dev", "v1", "widgets"
@@ -271,6 +283,16 @@ def test_label_and_field_selectors(custom: client.CustomObjectsApi, namespace: s
     with pytest.raises(ApiException) as err:
         names(field_selector="spec.size=1")
     assert err.value.status == 400
+    assert json.loads(err.value.body)["message"] == (
+        '"spec.size" is not a known field selector: only "metadata.name", '
+        '"metadata.namespace", "spec.color"'
+    )
+    # The CRD declares spec.color a selectable field (KEP-4358, GA in 1.32).
+    custom.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, "b", {"spec": {"color": "red"}}
+    )
+    assert names(field_selector="spec.color=red") == ["b"]
+    assert names(field_selector="spec.color!=red") == ["a", "c"]
 
 
 def test_limit_and_continue(core: client.CoreV1Api, namespace: str) -> None:
@@ -333,6 +355,15 @@ def test_watch_without_resource_version_starts_with_the_current_state(
         if len(seen) == 2:
             w.stop()
     assert seen == [("ADDED", "a"), ("ADDED", "b")]
+
+
+def test_watch_ends_after_timeout_seconds(core: client.CoreV1Api, namespace: str) -> None:
+    started = time.monotonic()
+    events = list(
+        watch.Watch().stream(core.list_namespaced_config_map, namespace, timeout_seconds=1)
+    )
+    assert events == []
+    assert 0.9 < time.monotonic() - started < 10
 
 
 def test_watch_with_selector_sees_objects_leave_and_enter(
@@ -472,3 +503,113 @@ def test_crd_status_conditions(api: client.ApiClient, widget_cluster: ClusterHan
     assert conditions["NamesAccepted"] == "True"
     assert crd.status.accepted_names.kind == "Widget"
     assert crd.status.stored_versions == ["v1"]
+
+
+def _crd(group: str, scope: str, versions: list[dict[str, Any]]) -> dict[str, Any]:
+    schema = {
+        "openAPIV3Schema": {
+            "type": "object",
+            "properties": {
+                "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+            },
+        }
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"gadgets.{group}"},
+        "spec": {
+            "group": group,
+            "scope": scope,
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [{**v, "schema": schema} for v in versions],
+        },
+    }
+
+
+def _install(api: client.ApiClient, crd: dict[str, Any]) -> None:
+    custom = client.CustomObjectsApi(api)
+    where = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    custom.create_cluster_custom_object(*where, crd)
+
+    def established() -> bool:
+        got: dict[str, Any] = custom.get_cluster_custom_object(*where, crd["metadata"]["name"])  # type: ignore[assignment]
+        return any(
+            c["type"] == "Established" and c["status"] == "True"
+            for c in (got.get("status") or {}).get("conditions") or []
+        )
+
+    wait_for(established, what="CRD established")
+
+
+def _uninstall(api: client.ApiClient, crd: dict[str, Any]) -> None:
+    client.CustomObjectsApi(api).delete_cluster_custom_object(
+        "apiextensions.k8s.io", "v1", "customresourcedefinitions", crd["metadata"]["name"]
+    )
+
+
+def test_crd_with_several_versions(api: client.ApiClient, namespace: str) -> None:
+    group = f"{unique_name('v')}.example.dev"
+    crd = _crd(
+        group,
+        "Namespaced",
+        [
+            {"name": "v1alpha1", "served": True, "storage": False},
+            {"name": "v1", "served": True, "storage": True},
+            {"name": "v2beta1", "served": False, "storage": False},
+        ],
+    )
+    _install(api, crd)
+    try:
+        custom = client.CustomObjectsApi(api)
+        made = custom.create_namespaced_custom_object(
+            group,
+            "v1alpha1",
+            namespace,
+            "gadgets",
+            {
+                "apiVersion": f"{group}/v1alpha1",
+                "kind": "Gadget",
+                "metadata": {"name": "g"},
+                "spec": {"x": 1},
+            },
+        )
+        assert made["apiVersion"] == f"{group}/v1alpha1"
+        via_v1 = custom.get_namespaced_custom_object(group, "v1", namespace, "gadgets", "g")
+        assert via_v1["apiVersion"] == f"{group}/v1"
+        assert via_v1["spec"] == {"x": 1}
+        with pytest.raises(ApiException) as err:  # not served
+            custom.get_namespaced_custom_object(group, "v2beta1", namespace, "gadgets", "g")
+        assert err.value.status == 404
+        groups = {g.name: g for g in client.ApisApi(api).get_api_versions().groups}
+        assert groups[group].preferred_version.version == "v1"
+        assert [v.version for v in groups[group].versions] == ["v1", "v1alpha1"]
+    finally:
+        _uninstall(api, crd)
+
+
+def test_cluster_scoped_crd(api: client.ApiClient) -> None:
+    group = f"{unique_name('c')}.example.dev"
+    crd = _crd(group, "Cluster", [{"name": "v1", "served": True, "storage": True}])
+    _install(api, crd)
+    try:
+        custom = client.CustomObjectsApi(api)
+        made = custom.create_cluster_custom_object(
+            group,
+            "v1",
+            "gadgets",
+            {
+                "apiVersion": f"{group}/v1",
+                "kind": "Gadget",
+                "metadata": {"name": "g", "namespace": "ignored"},
+                "spec": {},
+            },
+        )
+        assert "namespace" not in made["metadata"]
+        listed = custom.list_cluster_custom_object(group, "v1", "gadgets")
+        assert [i["metadata"]["name"] for i in listed["items"]] == ["g"]
+        with pytest.raises(ApiException) as err:
+            custom.list_namespaced_custom_object(group, "v1", "default", "gadgets")
+        assert err.value.status == 404
+    finally:
+        _uninstall(api, crd)

@@ -92,7 +92,8 @@ class ModelCatalogSyncSpec(WireModel):
     filters: SyncFilters = Field(default_factory=SyncFilters)
     select: SelectSpec = Field(default_factory=SelectSpec, exclude_if=is_empty)
     version_policy: VersionPolicy = VersionPolicy.LATEST_DEPLOYABLE
-    interval: str = Field(default=DEFAULT_INTERVAL, pattern=DURATION_PATTERN)
+    # None: the operator's --default-interval applies (DEFAULT_INTERVAL unless changed).
+    interval: str | None = Field(default=None, pattern=DURATION_PATTERN)
     suspend: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     max_deletions: int = Field(default=10, ge=0, le=2**31 - 1)
@@ -101,9 +102,9 @@ class ModelCatalogSyncSpec(WireModel):
     )
 
     @property
-    def interval_duration(self) -> timedelta:
-        """`interval` as a timedelta; raises ValueError if it is not a duration."""
-        return parse_duration(self.interval)
+    def interval_duration(self) -> timedelta | None:
+        """`interval` as a timedelta (None when unset); raises ValueError if not a duration."""
+        return None if self.interval is None else parse_duration(self.interval)
 
 
 def validate_spec(spec: ModelCatalogSyncSpec) -> list[str]:
@@ -115,7 +116,7 @@ def validate_spec(spec: ModelCatalogSyncSpec) -> list[str]:
         errors.append(f"spec.interval: {spec.interval!r} is not a duration like 30s, 5m or 1h")
     else:
         minimum = timedelta(seconds=MIN_INTERVAL_SECONDS)
-        if interval < minimum:
+        if interval is not None and interval < minimum:
             errors.append(f"spec.interval: must be at least {format_duration(minimum)}")
     if spec.select.name_pattern is not None:
         try:

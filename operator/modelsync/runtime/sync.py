@@ -144,18 +144,12 @@ class SyncRunner:
     # --- the sync pass -------------------------------------------------------------------
 
     async def sync(self, body: Mapping[str, Any], failures: int) -> Outcome:
+        self._ctx.observer.sync_started(self.namespace, self.name)
         started = time.monotonic()
         outcome, report = await self._sync(body, failures)
         report = dataclasses.replace(report, duration=time.monotonic() - started)
-        logger.info(
-            "sync %s/%s: %s (%s) in %.2fs, %d writes",
-            self.namespace,
-            self.name,
-            report.result,
-            report.reason,
-            report.duration,
-            report.writes,
-        )
+        # The one line per finished sync (DESIGN 5); its fields are the JSON log's schema.
+        logger.info("%s", report.summary(), extra=report.log_fields())
         self._ctx.observer.sync_finished(report)
         return outcome
 
@@ -207,6 +201,7 @@ class SyncRunner:
             return await self._finish(
                 body, result, kind, interval, failures, secrets, retry_after=exc.retry_after
             )
+        listing_responses = self._catalog_responses
         resolutions = await self._resolve_versions(catalog, spec, listing.models)
 
         try:
@@ -228,12 +223,15 @@ class SyncRunner:
         applied = await apply_plan(self._api, self.namespace, plan, writes=self._ctx.writes)
         self._remember_writes(applied)
         extra = await self._resolve_write_failures(plan, applied)
-        held_by_others = {f.name for f in extra if f.reason == REASON_OWNED_BY_ANOTHER_SYNC}
+        held_by_others = {
+            f.name for f in (*known_foreign, *extra) if f.reason == REASON_OWNED_BY_ANOTHER_SYNC
+        }
         self.desired = {n: d for n, d in plan.desired.items() if n not in held_by_others}
         catalog_counts = CatalogCounts(
             models_listed=len(listing.models),
             pages=listing.pages,
-            requests=listing.requests + self._catalog_responses,
+            # listing attempts (responses or not) plus the version lookups' responses
+            requests=listing.requests + self._catalog_responses - listing_responses,
             skipped=len(listing.skipped),
         )
         failures_all = [*known_foreign, *extra]
@@ -251,15 +249,24 @@ class SyncRunner:
         )
         writes = self._write_count(applied)
         outcome, report = await self._finish(body, result, "success", interval, 0, secrets)
-        return outcome, dataclasses.replace(report, writes=report.writes + writes)
+        report = dataclasses.replace(
+            report,
+            writes=report.writes + writes,
+            counts=counts.model_dump(),
+            catalog=catalog_counts.model_dump(),
+        )
+        return outcome, report
 
     def _interval(self, spec: ModelCatalogSyncSpec | None, raw: Mapping[str, Any]) -> float:
-        if spec is None or "interval" not in raw:
+        if spec is None:
             return self._ctx.config.default_interval
         try:
-            return max(spec.interval_duration.total_seconds(), 1.0)
+            interval = spec.interval_duration
         except ValueError:
             return self._ctx.config.default_interval
+        if interval is None:
+            return self._ctx.config.default_interval
+        return max(interval.total_seconds(), 1.0)
 
     @staticmethod
     def _filters(spec: ModelCatalogSyncSpec) -> ModelFilters:
@@ -450,8 +457,24 @@ class SyncRunner:
         # No status write: the API server is the thing that just failed.
         logger.warning("sync %s/%s: Kubernetes API error: %s", self.namespace, self.name, exc)
         delay = failure_delay(interval, failures + 1, self._ctx.config.failure_backoff_base)
-        report = SyncReport(self.namespace, self.name, "failure", "KubernetesError", 0.0, 0, 0, 0)
+        report = self._report("failure", "KubernetesError", writes=0)
         return Outcome("failure", delay, dict(secrets)), report
+
+    def _report(self, result: str, reason: str, *, writes: int) -> SyncReport:
+        """A report of this pass; the ModelRef numbers are those of the last plan, which is
+        what the cluster holds when this pass wrote nothing."""
+        refs = self.desired.values()
+        ready = sum(1 for d in refs if d.ready.status == "True")
+        return SyncReport(
+            namespace=self.namespace,
+            name=self.name,
+            result=result,
+            reason=reason,
+            duration=0.0,
+            ready_refs=ready,
+            not_ready_refs=len(self.desired) - ready,
+            writes=writes,
+        )
 
     # --- status and events ---------------------------------------------------------------
 
@@ -498,17 +521,10 @@ class SyncRunner:
         if failure_event_needed(current.get("conditions") or [], new.get("conditions") or []):
             writes += await self._post_failure_event(body, new)
         ready = _condition(new, CONDITION_READY) or {}
-        refs = self.desired.values()
-        report = SyncReport(
-            namespace=self.namespace,
-            name=self.name,
-            result=kind,
-            reason=str(ready.get("reason", "")),
-            duration=0.0,
-            ready_refs=sum(1 for d in refs if d.ready.status == "True"),
-            not_ready_refs=sum(1 for d in refs if d.ready.status != "True"),
-            writes=writes,
-        )
+        # A pass that completed but left Ready=False (a tripped deletion guard) is reported
+        # as a failure: alerts on failed syncs must see it.
+        reported = "failure" if kind == "success" and ready.get("status") != "True" else kind
+        report = self._report(reported, str(ready.get("reason", "")), writes=writes)
         return Outcome(kind, delay, dict(secrets or {})), report
 
     def _status_write_due(

@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelsync.sandbox.kube.patches import (
@@ -62,11 +62,27 @@ class TestJsonPatch:
     @pytest.mark.parametrize(
         ("doc", "ops", "result"),
         [
-            ({"foo": "bar"}, [{"op": "add", "path": "/baz", "value": "qux"}], {"foo": "bar", "baz": "qux"}),
-            ({"foo": ["bar", "baz"]}, [{"op": "add", "path": "/foo/1", "value": "qux"}], {"foo": ["bar", "qux", "baz"]}),
+            (
+                {"foo": "bar"},
+                [{"op": "add", "path": "/baz", "value": "qux"}],
+                {"foo": "bar", "baz": "qux"},
+            ),
+            (
+                {"foo": ["bar", "baz"]},
+                [{"op": "add", "path": "/foo/1", "value": "qux"}],
+                {"foo": ["bar", "qux", "baz"]},
+            ),
             ({"baz": "qux", "foo": "bar"}, [{"op": "remove", "path": "/baz"}], {"foo": "bar"}),
-            ({"foo": ["bar", "qux", "baz"]}, [{"op": "remove", "path": "/foo/1"}], {"foo": ["bar", "baz"]}),
-            ({"baz": "qux", "foo": "bar"}, [{"op": "replace", "path": "/baz", "value": "boo"}], {"baz": "boo", "foo": "bar"}),
+            (
+                {"foo": ["bar", "qux", "baz"]},
+                [{"op": "remove", "path": "/foo/1"}],
+                {"foo": ["bar", "baz"]},
+            ),
+            (
+                {"baz": "qux", "foo": "bar"},
+                [{"op": "replace", "path": "/baz", "value": "boo"}],
+                {"baz": "boo", "foo": "bar"},
+            ),
             (
                 {"foo": {"bar": "baz", "waldo": "fred"}, "qux": {"corge": "grault"}},
                 [{"op": "move", "from": "/foo/waldo", "path": "/qux/thud"}],
@@ -79,35 +95,92 @@ class TestJsonPatch:
             ),
             (
                 {"baz": "qux", "foo": ["a", 2, "c"]},
-                [{"op": "test", "path": "/baz", "value": "qux"}, {"op": "test", "path": "/foo/1", "value": 2}],
+                [
+                    {"op": "test", "path": "/baz", "value": "qux"},
+                    {"op": "test", "path": "/foo/1", "value": 2},
+                ],
                 {"baz": "qux", "foo": ["a", 2, "c"]},
             ),
-            ({"foo": "bar"}, [{"op": "add", "path": "/child", "value": {"grandchild": {}}}], {"foo": "bar", "child": {"grandchild": {}}}),
-            ({"foo": "bar"}, [{"op": "add", "path": "/baz", "value": "qux", "xyz": 123}], {"foo": "bar", "baz": "qux"}),
+            (
+                {"foo": "bar"},
+                [{"op": "add", "path": "/child", "value": {"grandchild": {}}}],
+                {"foo": "bar", "child": {"grandchild": {}}},
+            ),
+            (
+                {"foo": "bar"},
+                [{"op": "add", "path": "/baz", "value": "qux", "xyz": 123}],
+                {"foo": "bar", "baz": "qux"},
+            ),
             ({"/": 9, "~1": 10}, [{"op": "test", "path": "/~01", "value": 10}], {"/": 9, "~1": 10}),
-            ({"foo": ["bar"]}, [{"op": "add", "path": "/foo/-", "value": ["abc", "def"]}], {"foo": ["bar", ["abc", "def"]]}),
-            ({"a": {"b": 1}}, [{"op": "copy", "from": "/a", "path": "/c"}], {"a": {"b": 1}, "c": {"b": 1}}),
+            (
+                {"foo": ["bar"]},
+                [{"op": "add", "path": "/foo/-", "value": ["abc", "def"]}],
+                {"foo": ["bar", ["abc", "def"]]},
+            ),
+            (
+                {"a": {"b": 1}},
+                [{"op": "copy", "from": "/a", "path": "/c"}],
+                {"a": {"b": 1}, "c": {"b": 1}},
+            ),
             ({"a": [1, 2, 3]}, [{"op": "remove", "path": "/a/-1"}], {"a": [1, 2]}),
             ({"a": 1}, [{"op": "replace", "path": "", "value": [1]}], [1]),
         ],
     )
-    def test_rfc6902_appendix_a_and_more(self, doc: Any, ops: list[dict[str, Any]], result: Any) -> None:
+    def test_rfc6902_appendix_a_and_more(
+        self, doc: Any, ops: list[dict[str, Any]], result: Any
+    ) -> None:
         assert json_patch(doc, ops) == result
 
     @pytest.mark.parametrize(
         ("doc", "ops", "detail"),
         [
-            ({"baz": "qux"}, [{"op": "test", "path": "/baz", "value": "bar"}], "testing value /baz failed"),
-            ({"/": 9, "~1": 10}, [{"op": "test", "path": "/~01", "value": "10"}], "testing value /~01 failed"),
-            ({"foo": "bar"}, [{"op": "add", "path": "/baz/bat", "value": "qux"}], "add operation does not apply: doc is missing path: '/baz/bat'"),
-            ({"a": 1}, [{"op": "remove", "path": "/b"}], "remove operation does not apply: doc is missing key: '/b'"),
-            ({"a": 1}, [{"op": "replace", "path": "/b", "value": 1}], "replace operation does not apply: doc is missing key: '/b'"),
-            ({"a": [1]}, [{"op": "add", "path": "/a/5", "value": 1}], "array index 5 out of bounds in '/a/5'"),
-            ({"a": [1]}, [{"op": "add", "path": "/a/01", "value": 1}], "invalid array index '01' in '/a/01'"),
+            (
+                {"baz": "qux"},
+                [{"op": "test", "path": "/baz", "value": "bar"}],
+                "testing value /baz failed",
+            ),
+            (
+                {"/": 9, "~1": 10},
+                [{"op": "test", "path": "/~01", "value": "10"}],
+                "testing value /~01 failed",
+            ),
+            (
+                {"foo": "bar"},
+                [{"op": "add", "path": "/baz/bat", "value": "qux"}],
+                "add operation does not apply: doc is missing path: '/baz/bat'",
+            ),
+            (
+                {"a": 1},
+                [{"op": "remove", "path": "/b"}],
+                "remove operation does not apply: doc is missing key: '/b'",
+            ),
+            (
+                {"a": 1},
+                [{"op": "replace", "path": "/b", "value": 1}],
+                "replace operation does not apply: doc is missing key: '/b'",
+            ),
+            (
+                {"a": [1]},
+                [{"op": "add", "path": "/a/5", "value": 1}],
+                "array index 5 out of bounds in '/a/5'",
+            ),
+            (
+                {"a": [1]},
+                [{"op": "add", "path": "/a/01", "value": 1}],
+                "invalid array index '01' in '/a/01'",
+            ),
             ({"a": 1}, [{"op": "frobnicate", "path": "/a"}], "Unexpected kind: frobnicate"),
             ({"a": 1}, [{"op": "add", "path": "/b"}], 'add operation is missing "value"'),
-            ({"a": {"b": 1}}, [{"op": "move", "from": "/a", "path": "/a/c"}], "move operation cannot move '/a' into its own child '/a/c'"),
-            ({"a": 1}, [{"op": "add", "path": "a", "value": 1}], "JSON pointer must be empty or start with a \"/\": 'a'"),
+            (
+                {"a": {"b": 1}},
+                [{"op": "move", "from": "/a", "path": "/a/c"}],
+                "move operation cannot move '/a' into its own child '/a/c'",
+            ),
+            (
+                {"a": 1},
+                [{"op": "add", "path": "a", "value": 1}],
+                "JSON pointer must be empty or start with a \"/\": 'a'",
+            ),
         ],
     )
     def test_failures_are_422_with_the_generic_message(
@@ -122,7 +195,13 @@ class TestJsonPatch:
     def test_all_or_nothing_and_no_mutation(self) -> None:
         doc = {"a": [1]}
         with pytest.raises(PatchError):
-            json_patch(doc, [{"op": "add", "path": "/a/-", "value": 2}, {"op": "test", "path": "/a/0", "value": 9}])
+            json_patch(
+                doc,
+                [
+                    {"op": "add", "path": "/a/-", "value": 2},
+                    {"op": "test", "path": "/a/0", "value": 9},
+                ],
+            )
         assert doc == {"a": [1]}
 
     def test_missing_path_passes_a_test_for_null(self) -> None:
@@ -158,21 +237,42 @@ class TestStrategicMergePatch:
         }
         assert strategic_merge_patch(target, patch) == {
             "containers": [
-                {"name": "a", "image": "a:2", "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]},
+                {
+                    "name": "a",
+                    "image": "a:2",
+                    "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}],
+                },
                 {"name": "b", "image": "b:1"},
                 {"name": "c", "image": "c:1"},
             ]
         }
 
     def test_patch_delete_on_a_list_item_and_on_a_map(self) -> None:
-        target = {"status": {"conditions": [{"type": "Ready"}, {"type": "Synced"}]}, "spec": {"x": 1}}
-        patch = {"status": {"conditions": [{"type": "Ready", "$patch": "delete"}]}, "spec": {"$patch": "delete"}}
-        assert strategic_merge_patch(target, patch) == {"status": {"conditions": [{"type": "Synced"}]}}
+        target = {
+            "status": {"conditions": [{"type": "Ready"}, {"type": "Synced"}]},
+            "spec": {"x": 1},
+        }
+        patch = {
+            "status": {"conditions": [{"type": "Ready", "$patch": "delete"}]},
+            "spec": {"$patch": "delete"},
+        }
+        assert strategic_merge_patch(target, patch) == {
+            "status": {"conditions": [{"type": "Synced"}]}
+        }
 
     def test_patch_replace(self) -> None:
-        target = {"data": {"a": "1", "b": "2"}, "ports": [{"containerPort": 1}, {"containerPort": 2}]}
-        patch = {"data": {"$patch": "replace", "c": "3"}, "ports": [{"$patch": "replace"}, {"containerPort": 9}]}
-        assert strategic_merge_patch(target, patch) == {"data": {"c": "3"}, "ports": [{"containerPort": 9}]}
+        target = {
+            "data": {"a": "1", "b": "2"},
+            "ports": [{"containerPort": 1}, {"containerPort": 2}],
+        }
+        patch = {
+            "data": {"$patch": "replace", "c": "3"},
+            "ports": [{"$patch": "replace"}, {"containerPort": 9}],
+        }
+        assert strategic_merge_patch(target, patch) == {
+            "data": {"c": "3"},
+            "ports": [{"containerPort": 9}],
+        }
 
     def test_other_lists_are_replaced(self) -> None:
         target = {"spec": {"versions": [{"name": "v1"}], "finalizers": ["kubernetes"]}}
@@ -196,7 +296,11 @@ class TestStrategicMergePatch:
     def test_set_element_order(self) -> None:
         target = {"containers": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}
         patch = {"$setElementOrder/containers": [{"name": "c"}, {"name": "a"}]}
-        assert [c["name"] for c in strategic_merge_patch(target, patch)["containers"]] == ["c", "a", "b"]
+        assert [c["name"] for c in strategic_merge_patch(target, patch)["containers"]] == [
+            "c",
+            "a",
+            "b",
+        ]
 
     def test_directive_errors_are_400(self) -> None:
         with pytest.raises(PatchError) as caught:
@@ -229,31 +333,41 @@ def pointer(*tokens: str) -> str:
     return "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens)
 
 
+@settings(max_examples=50, deadline=None)
 @given(documents, documents)
-def test_merge_patch_of_the_diff_reproduces_the_target(a: dict[str, Any], b: dict[str, Any]) -> None:
+def test_merge_patch_of_the_diff_reproduces_the_target(
+    a: dict[str, Any], b: dict[str, Any]
+) -> None:
     assert json_merge_patch(a, create_merge_patch(a, b)) == b
 
 
+@settings(max_examples=50, deadline=None)
 @given(any_json, any_json)
 def test_merge_patch_is_idempotent(target: Any, patch: Any) -> None:
     once = json_merge_patch(target, patch)
     assert json_merge_patch(once, patch) == once
 
 
+@settings(max_examples=50, deadline=None)
 @given(documents, keys, null_free)
 def test_add_then_remove_is_identity(doc: dict[str, Any], key: str, value: Any) -> None:
     if key in doc:
         return
-    ops = [{"op": "add", "path": pointer(key), "value": value}, {"op": "remove", "path": pointer(key)}]
+    ops = [
+        {"op": "add", "path": pointer(key), "value": value},
+        {"op": "remove", "path": pointer(key)},
+    ]
     assert json_patch(doc, ops) == doc
 
 
+@settings(max_examples=50, deadline=None)
 @given(documents)
 def test_testing_every_member_passes(doc: dict[str, Any]) -> None:
     ops = [{"op": "test", "path": pointer(k), "value": v} for k, v in doc.items()]
     assert json_patch(doc, ops) == doc
 
 
+@settings(max_examples=50, deadline=None)
 @given(documents, keys)
 def test_move_there_and_back_is_identity(doc: dict[str, Any], target: str) -> None:
     if not doc or target in doc:
@@ -266,8 +380,11 @@ def test_move_there_and_back_is_identity(doc: dict[str, Any], target: str) -> No
     assert json_patch(doc, ops) == doc
 
 
+@settings(max_examples=50, deadline=None)
 @given(documents, documents)
-def test_strategic_merge_without_lists_equals_merge_patch(a: dict[str, Any], b: dict[str, Any]) -> None:
+def test_strategic_merge_without_lists_equals_merge_patch(
+    a: dict[str, Any], b: dict[str, Any]
+) -> None:
     def no_lists(value: Any) -> bool:
         if isinstance(value, dict):
             return all(no_lists(v) for v in value.values())

@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelsync.sandbox.kube.schema import (
@@ -52,7 +52,9 @@ SYNC_SCHEMA: dict[str, Any] = {
 
 
 def spec_causes(spec: dict[str, Any], schema: dict[str, Any]) -> list[Cause]:
-    return apply_structural_schema({"spec": spec}, {"type": "object", "properties": {"spec": schema}})[1]
+    return apply_structural_schema(
+        {"spec": spec}, {"type": "object", "properties": {"spec": schema}}
+    )[1]
 
 
 def messages(causes: list[Cause]) -> list[tuple[str, str]]:
@@ -63,7 +65,9 @@ class TestPruning:
     def test_unknown_fields_are_dropped_at_every_level(self) -> None:
         obj = {"spec": {"catalog": "c", "typo": 1, "labels": {"a": "b"}}, "extra": {"x": 1}}
         out, causes = apply_structural_schema(obj, SYNC_SCHEMA)
-        assert out == {"spec": {"catalog": "c", "labels": {"a": "b"}, "pageSize": 100, "policy": "Latest"}}
+        assert out == {
+            "spec": {"catalog": "c", "labels": {"a": "b"}, "pageSize": 100, "policy": "Latest"}
+        }
         assert causes == []
 
     def test_root_api_version_kind_metadata_are_kept(self) -> None:
@@ -72,7 +76,9 @@ class TestPruning:
         assert out == obj
 
     def test_object_without_properties_keeps_nothing(self) -> None:
-        assert prune({"a": {"b": 1}}, {"type": "object", "properties": {"a": {"type": "object"}}}) == (
+        assert prune(
+            {"a": {"b": 1}}, {"type": "object", "properties": {"a": {"type": "object"}}}
+        ) == (
             {"a": {}},
             ["a.b"],
         )
@@ -123,7 +129,12 @@ class TestPruning:
         }
         out, removed = prune(obj, schema)
         assert out == {
-            "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "spec": {}}
+            "template": {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "x"},
+                "spec": {},
+            }
         }
         assert removed == ["template.metadata.bogus", "template.other", "template.spec.z"]
 
@@ -192,7 +203,10 @@ class TestDefaulting:
                         "properties": {"on": {"type": "boolean", "default": False}},
                     },
                 },
-                "map": {"type": "object", "additionalProperties": {"type": "string", "default": "v"}},
+                "map": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string", "default": "v"},
+                },
             },
         }
         out = apply_defaults({"list": [{}, {"on": True}], "map": {"k": None}}, schema)
@@ -201,7 +215,9 @@ class TestDefaulting:
 
 class TestValidationMessages:
     def test_maximum(self) -> None:
-        causes = spec_causes({"pageSize": 2000}, SYNC_SCHEMA["properties"]["spec"] | {"required": []})
+        causes = spec_causes(
+            {"pageSize": 2000}, SYNC_SCHEMA["properties"]["spec"] | {"required": []}
+        )
         assert causes == [
             Cause(
                 "FieldValueInvalid",
@@ -259,7 +275,9 @@ class TestValidationMessages:
                 "url": {"type": "string", "pattern": "^https://"},
             },
         }
-        assert messages(spec_causes({"short": "abcd", "long": "ab", "url": "http://x"}, schema)) == [
+        assert messages(
+            spec_causes({"short": "abcd", "long": "ab", "url": "http://x"}, schema)
+        ) == [
             ("spec.long", 'Invalid value: "ab": spec.long in body should be at least 3 chars long'),
             ("spec.short", "Too long: may not be longer than 3"),
             ("spec.url", "Invalid value: \"http://x\": spec.url in body should match '^https://'"),
@@ -313,7 +331,10 @@ class TestValidationMessages:
             },
         }
         assert messages(spec_causes({"few": ["x"], "many": [1, 2]}, schema)) == [
-            ("spec.few[0]", 'Invalid value: "string": spec.few[0] in body must be of type integer: "string"'),
+            (
+                "spec.few[0]",
+                'Invalid value: "string": spec.few[0] in body must be of type integer: "string"',
+            ),
             ("spec.few", "Invalid value: 1: spec.few in body should have at least 2 items"),
             ("spec.many", "Too many: 2: must have at most 1 items"),
         ]
@@ -322,8 +343,16 @@ class TestValidationMessages:
         schema = {
             "type": "object",
             "properties": {
-                "few": {"type": "object", "minProperties": 2, "additionalProperties": {"type": "string"}},
-                "many": {"type": "object", "maxProperties": 1, "additionalProperties": {"type": "string"}},
+                "few": {
+                    "type": "object",
+                    "minProperties": 2,
+                    "additionalProperties": {"type": "string"},
+                },
+                "many": {
+                    "type": "object",
+                    "maxProperties": 1,
+                    "additionalProperties": {"type": "string"},
+                },
             },
         }
         assert messages(spec_causes({"few": {"a": "b"}, "many": {"a": "b", "c": "d"}}, schema)) == [
@@ -332,7 +361,9 @@ class TestValidationMessages:
         ]
 
     def test_additional_properties_schema_is_validated(self) -> None:
-        causes = spec_causes({"catalog": "c", "labels": {"a": 1}}, SYNC_SCHEMA["properties"]["spec"])
+        causes = spec_causes(
+            {"catalog": "c", "labels": {"a": 1}}, SYNC_SCHEMA["properties"]["spec"]
+        )
         assert [c.field for c in causes] == ["spec.labels.a"]
 
     @pytest.mark.parametrize(
@@ -371,7 +402,11 @@ class TestValidationMessages:
         schema = {
             "type": "object",
             "properties": {
-                "set": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+                "set": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "x-kubernetes-list-type": "set",
+                },
                 "map": {
                     "type": "array",
                     "x-kubernetes-list-type": "map",
@@ -409,9 +444,10 @@ class TestValidationMessages:
             "<nil>",
             'Invalid value: "": "spec.any" must validate at least one schema (anyOf)',
         ) in messages(causes)
-        assert ("<nil>", 'Invalid value: "": "spec.no" must not validate the schema (not)') in messages(
-            causes
-        )
+        assert (
+            "<nil>",
+            'Invalid value: "": "spec.no" must not validate the schema (not)',
+        ) in messages(causes)
 
     def test_embedded_resource_requires_api_version_and_kind(self) -> None:
         schema = {
@@ -430,7 +466,9 @@ class TestValidationMessages:
         ]
 
     def test_validate_value_without_pruning(self) -> None:
-        assert validate_value({"x": 1}, {"type": "object", "properties": {"x": {"type": "string"}}}) == [
+        assert validate_value(
+            {"x": 1}, {"type": "object", "properties": {"x": {"type": "string"}}}
+        ) == [
             Cause(
                 "FieldValueTypeInvalid",
                 'Invalid value: "integer": x in body must be of type string: "integer"',
@@ -455,7 +493,11 @@ class TestStructuralCheck:
             "properties": {
                 "untyped": {},
                 "list": {"type": "array"},
-                "both": {"type": "object", "properties": {}, "additionalProperties": {"type": "string"}},
+                "both": {
+                    "type": "object",
+                    "properties": {},
+                    "additionalProperties": {"type": "string"},
+                },
                 "free": {"x-kubernetes-preserve-unknown-fields": True},
                 "choice": {"type": "string", "anyOf": [{"type": "string"}]},
             },
@@ -474,11 +516,19 @@ class TestStructuralCheck:
 json_scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=3)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(["spec", "catalog", "pageSize", "x", "labels", "tags"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["spec", "catalog", "pageSize", "x", "labels", "tags"]),
+            inner,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
-json_objects = st.dictionaries(st.sampled_from(["spec", "status", "extra", "metadata"]), json_values, max_size=4)
+json_objects = st.dictionaries(
+    st.sampled_from(["spec", "status", "extra", "metadata"]), json_values, max_size=4
+)
 
 
 def keys_subset(after: Any, before: Any) -> bool:
@@ -487,12 +537,15 @@ def keys_subset(after: Any, before: Any) -> bool:
             k in before and keys_subset(v, before[k]) for k, v in after.items()
         )
     if isinstance(after, list):
-        return isinstance(before, list) and len(after) == len(before) and all(
-            keys_subset(a, b) for a, b in zip(after, before, strict=True)
+        return (
+            isinstance(before, list)
+            and len(after) == len(before)
+            and all(keys_subset(a, b) for a, b in zip(after, before, strict=True))
         )
-    return after == before
+    return bool(after == before)
 
 
+@settings(max_examples=50, deadline=None)
 @given(json_objects)
 def test_pruning_never_adds_keys(obj: dict[str, Any]) -> None:
     out, removed = prune(obj, SYNC_SCHEMA)
@@ -501,6 +554,7 @@ def test_pruning_never_adds_keys(obj: dict[str, Any]) -> None:
     assert not removed or out != obj
 
 
+@settings(max_examples=50, deadline=None)
 @given(json_objects)
 def test_defaulting_is_idempotent(obj: dict[str, Any]) -> None:
     once, _ = apply_structural_schema(obj, SYNC_SCHEMA)

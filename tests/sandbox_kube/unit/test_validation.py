@@ -255,7 +255,7 @@ class TestGoFormatting:
         assert format_go_float(value) == text
 
     def test_values(self) -> None:
-        assert format_go_value("a\"b") == '"a\\"b"'
+        assert format_go_value('a"b') == '"a\\"b"'
         assert format_go_value(None) == '"null"'
         assert format_go_value(True) == "true"
         assert format_go_value(7) == "7"

@@ -38,10 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
     import signal
+    import sys
 
     from modelsync.sandbox.kube.sandbox import KubeSandbox
 
-    async def serve() -> None:
+    async def serve() -> int:
         sandbox = KubeSandbox(
             host=args.host,
             port=args.port,
@@ -49,7 +50,16 @@ def run(args: argparse.Namespace) -> int:
             state_file=args.state_file,
             kubeconfig_path=args.kubeconfig_out,
         )
-        await sandbox.start()
+        try:
+            await sandbox.start()
+        except OSError as exc:
+            print(
+                f"modelsync sandbox kube: cannot serve on {args.host}:{args.port}: "
+                f"{exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            await sandbox.stop()
+            return 1
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -61,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
         finally:
             await sandbox.stop()
         print("stopped", flush=True)
+        return 0
 
-    asyncio.run(serve())
-    return 0
+    return asyncio.run(serve())

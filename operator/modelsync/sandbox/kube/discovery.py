@@ -3,9 +3,10 @@ the version endpoint and a minimal OpenAPI v3 index.
 
 The OpenAPI v3 documents describe only each resource's PATCH operation with its
 `fieldValidation` parameter: enough for kubectl to detect server-side field
-validation (cli-runtime query_param_verifier_v3.go) and skip client-side
-schema validation, which would need the full OpenAPI v2 document the sandbox
-does not serve.
+validation (cli-runtime query_param_verifier_v3.go) and leave validation to the
+server. The OpenAPI v2 document is empty: no schemas (`kubectl explain` has
+nothing to show), so client-side validation of kinds the server does not know
+yet is skipped, as it is for unknown kinds on a real cluster.
 """
 
 from __future__ import annotations
@@ -162,6 +163,15 @@ def aggregated(registry: Registry, *, core: bool, api_version: str) -> JsonObjec
         "items": items,
     }
 
+
+# -- OpenAPI -------------------------------------------------------------------------------
+
+OPENAPI_V2_EMPTY: JsonObject = {
+    "swagger": "2.0",
+    "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION["gitVersion"]},
+    "paths": {},
+    "definitions": {},
+}
 
 # -- OpenAPI v3 ----------------------------------------------------------------------------
 

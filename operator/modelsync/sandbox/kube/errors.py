@@ -197,3 +197,13 @@ def unprocessable(message: str) -> ApiError:
 
 def internal(message: str) -> ApiError:
     return ApiError(500, "InternalError", message)
+
+
+def internal_error(cause: str) -> ApiError:
+    """An error the API server did not expect (errors.NewInternalError)."""
+    return ApiError(
+        500,
+        "InternalError",
+        f"Internal error occurred: {cause}",
+        {"causes": [{"message": cause}]},
+    )

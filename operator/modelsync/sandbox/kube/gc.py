@@ -33,6 +33,11 @@ from modelsync.sandbox.kube.store import DELETED, Event, Ref, Store, object_key
 log = logging.getLogger(__name__)
 
 
+# What `_owner` answers for an owner reference that can never resolve (see the GC docs:
+# "cluster-scoped dependents can only specify cluster-scoped owners").
+_UNRESOLVABLE: JsonObject = {}
+
+
 def _owner_refs(obj: JsonObject) -> list[JsonObject]:
     return [r for r in metadata(obj).get("ownerReferences") or [] if isinstance(r, dict)]
 
@@ -137,7 +142,10 @@ class Controllers:
         waiting = False
         for owner_ref in refs:
             owner = self._owner(obj, owner_ref)
-            if owner is None:
+            if owner is _UNRESOLVABLE:
+                # A cluster-scoped dependent of a namespaced owner is never collected.
+                solid.append(owner_ref)
+            elif owner is None:
                 gone.append(owner_ref)
             elif is_deleting(owner) and FOREGROUND_FINALIZER in finalizers(owner):
                 gone.append(owner_ref)
@@ -166,8 +174,11 @@ class Controllers:
             return None
         owner = found[1]
         owner_ns = metadata(owner).get("namespace")
-        # A namespaced owner must live in the dependent's namespace.
-        if owner_ns and owner_ns != metadata(dependent).get("namespace"):
+        dependent_ns = metadata(dependent).get("namespace")
+        if owner_ns and not dependent_ns:
+            return _UNRESOLVABLE
+        # A namespaced owner must live in the dependent's namespace, or it counts as absent.
+        if owner_ns and owner_ns != dependent_ns:
             return None
         return owner
 

@@ -239,6 +239,8 @@ class _Parser:
             if len(split) == 2:
                 left, right = (_operand(part.strip(), self) for part in split)
                 return _comparison(left, operator, right)
+        if not body.startswith("@") or any(c.isspace() for c in body):
+            raise self.error(f"bad filter {text!r}")
         exists = _operand(body, self)
         return lambda item: exists(item) is not _ABSENT
 

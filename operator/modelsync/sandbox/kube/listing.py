@@ -57,18 +57,21 @@ class ListQuery:
 
 
 def _allowed_fields(rt: ResourceType) -> tuple[str, ...]:
-    return _BASE_FIELDS + _EXTRA_FIELDS.get(rt.storage_key, ())
+    return _BASE_FIELDS + _EXTRA_FIELDS.get(rt.storage_key, ()) + rt.selectable_fields
 
 
-def _check_custom_field_labels(rt: ResourceType, text: str) -> None:
-    """Custom resources word the refusal differently from built-ins (apiextensions-apiserver)."""
+def _check_default_field_labels(rt: ResourceType, text: str) -> None:
+    """Kinds without a field label conversion function answer as
+    DefaultMetaV1FieldSelectorConversion does; the others (events, secrets, namespaces)
+    with "field label not supported", which parse_field_selector raises."""
     allowed = _allowed_fields(rt)
     for term in text.split(","):
         match = _FIELD_TERM.match(term)
-        field = match.group(1) if match else term.strip()
-        if term.strip() and match and field not in allowed:
+        if match and match.group(1) not in allowed:
             known = ", ".join(f'"{f}"' for f in allowed)
-            raise errors.bad_request(f'"{field}" is not a known field selector: only {known}')
+            raise errors.bad_request(
+                f'"{match.group(1)}" is not a known field selector: only {known}'
+            )
 
 
 def build_matcher(rt: ResourceType, query: Mapping[str, str]) -> Matcher | None:
@@ -78,8 +81,8 @@ def build_matcher(rt: ResourceType, query: Mapping[str, str]) -> Matcher | None:
     try:
         labels = parse_label_selector(label_text) if label_text.strip() else None
         if field_text:
-            if rt.custom:
-                _check_custom_field_labels(rt, field_text)
+            if rt.storage_key not in _EXTRA_FIELDS:
+                _check_default_field_labels(rt, field_text)
             fields = parse_field_selector(field_text, allowed=_allowed_fields(rt))
         else:
             fields = None

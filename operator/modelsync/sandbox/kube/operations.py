@@ -77,6 +77,7 @@ _OBJECT_META_FIELDS = frozenset(
 )
 _SERVER_OWNED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 _ROOT_FIELDS = ("apiVersion", "kind", "metadata")
+RV_SET_ON_CREATE = "resourceVersion should not be set on objects to be created"
 
 
 @dataclass
@@ -142,6 +143,7 @@ class Operations:
         self._admit_create(rt, namespace, name)
 
         warnings = self._prune_known_fields(rt, obj, field_validation)
+        body_rv = meta.get("resourceVersion")
         for key in ("resourceVersion", "managedFields", "selfLink", *_SERVER_OWNED):
             meta.pop(key, None)
         meta["uid"] = new_uid()
@@ -165,6 +167,9 @@ class Operations:
         warnings += schema_warnings
         if found:
             raise errors.invalid(rt.group, rt.kind, name, found)
+        if body_rv and not dry_run:
+            # etcd3 store.Create: storage.ErrResourceVersionSetOnCreate, answered as a 500.
+            raise errors.internal_error(RV_SET_ON_CREATE)
         if self.store.get(rt.storage_key, (meta.get("namespace", ""), name)) is not None:
             raise errors.already_exists(rt.group, rt.plural, name)
         obj = ordered(obj)
@@ -216,7 +221,13 @@ class Operations:
                 rt.group,
                 rt.kind,
                 name,
-                [c.invalid("metadata.resourceVersion", 0, "must be specified for an update")],
+                [
+                    Cause(  # the Go value is a uint64 printed with %#v
+                        "FieldValueInvalid",
+                        "Invalid value: 0x0: must be specified for an update",
+                        "metadata.resourceVersion",
+                    )
+                ],
             )
         return self._update_from(
             rt,
@@ -332,6 +343,8 @@ class Operations:
                 new["spec"] = clone(old.get("spec") or {})
             if "generation" in old["metadata"]:
                 meta["generation"] = old["metadata"]["generation"]
+            else:
+                meta.pop("generation", None)
 
         new_meta = new["metadata"]
         new_meta["resourceVersion"] = old["metadata"].get("resourceVersion")

@@ -35,6 +35,7 @@ class ResourceType:
     schema: JsonObject | None = None
     printer_columns: tuple[JsonObject, ...] = ()
     crd_name: str = ""
+    selectable_fields: tuple[str, ...] = ()  # a CRD version's selectableFields, as field labels
     # Objects carry metadata.generation (CRDs and custom resources do; ConfigMaps do not).
     has_generation: bool = False
     representation: str = ""
@@ -188,6 +189,11 @@ def crd_resource_types(crd: JsonObject) -> list[ResourceType]:
                 schema=schema,
                 printer_columns=columns,
                 crd_name=str((crd.get("metadata") or {}).get("name", "")),
+                selectable_fields=tuple(
+                    str(f.get("jsonPath", "")).lstrip(".")
+                    for f in version.get("selectableFields") or []
+                    if isinstance(f, dict)
+                ),
                 has_generation=True,
             )
         )

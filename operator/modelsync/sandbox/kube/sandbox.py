@@ -66,6 +66,7 @@ class KubeSandbox:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._dirty = False
+        self._write_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -107,12 +108,13 @@ class KubeSandbox:
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
-        await site.start()
-        server = site._server
-        assert server is not None
-        assert isinstance(server, asyncio.Server)
-        bound_port = server.sockets[0].getsockname()[1]
-        self.port = int(bound_port)
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
+        self.port = int(self._runner.addresses[0][1])
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"{'https' if self.tls else 'http'}://{host}:{self.port}"
         app[ADDRESS_KEY].value = f"{host}:{self.port}"
@@ -159,7 +161,11 @@ class KubeSandbox:
         """Write the state file now (no-op without one)."""
         if self.state_file is not None:
             self._dirty = False
-            write_state(self.state_file, self.cluster.store.snapshot())
+            self._write(self.state_file, self.cluster.store.snapshot())
+
+    def _write(self, path: Path, snapshot: dict[str, object]) -> None:
+        with self._write_lock:  # the periodic writer may still be busy in its thread
+            write_state(path, snapshot)
 
     async def _persist_periodically(self) -> None:
         loop = asyncio.get_running_loop()
@@ -168,7 +174,7 @@ class KubeSandbox:
             if self._dirty and self.state_file is not None:
                 self._dirty = False
                 snapshot = self.cluster.store.snapshot()
-                await loop.run_in_executor(None, write_state, self.state_file, snapshot)
+                await loop.run_in_executor(None, self._write, self.state_file, snapshot)
 
     # -- lifecycle in a thread of its own ------------------------------------------------
 
@@ -196,11 +202,13 @@ class KubeSandbox:
         self._thread.start()
         ready.wait()
         if failure:
+            self._thread.join()
+            self._thread = None
             raise failure[0]
 
     def stop_in_thread(self, timeout: float = 10.0) -> None:
         loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        if loop is None or thread is None or loop.is_closed():
             return
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout)

@@ -495,13 +495,12 @@ def _split_term(term: str) -> tuple[str, str, str] | None:
     return None
 
 
-def parse_field_selector(
-    text: str, allowed: Collection[str] | None = DEFAULT_FIELD_LABELS
-) -> FieldSelector:
+def parse_field_selector(text: str, allowed: Collection[str] | None = None) -> FieldSelector:
     """fields.ParseSelector (no whitespace trimming), then the field-label check.
 
-    `allowed` lists the resource's supported field labels (None: accept any); an unsupported
-    one raises SelectorError("field label not supported: <label>").
+    `allowed` lists the resource's supported field labels, e.g. DEFAULT_FIELD_LABELS plus the
+    kind's extras (None, the default: the caller checks labels itself); an unsupported one
+    raises SelectorError("field label not supported: <label>"), the built-in kinds' text.
     """
     requirements: list[FieldRequirement] = []
     if text:

@@ -132,6 +132,12 @@ def _non_resource(request: web.Request, path: str, cluster: Cluster, address: st
         return response
     if path == "/openapi/v3":
         return json_response(discovery.openapi_index(registry))
+    if path == "/openapi/v2":
+        # An empty document: kubectl's client-side validation then knows no schema and skips
+        # (it validates server-side wherever the v3 index says the server can).
+        if "protobuf" in accept:
+            return web.Response(body=b"", content_type="application/octet-stream")
+        return json_response(discovery.OPENAPI_V2_EMPTY)
     parts = [p for p in path.split("/") if p]
     doc: JsonObject | None = None
     if parts[:2] == ["openapi", "v3"]:

@@ -7,7 +7,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 
 WRITE_VERBS = frozenset(("create", "update", "patch", "delete", "deletecollection"))
-LOG_SIZE = 10_000
+LOG_SIZE = 100_000
 
 
 @dataclass(frozen=True)

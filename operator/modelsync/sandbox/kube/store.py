@@ -111,6 +111,8 @@ class Store:
         self.resource_version = 0
         self.history_size = history_size
         self._base_rv = 0
+        # Where a dropped storage key's history ended: a recreated one starts there.
+        self._dropped: dict[str, int] = {}
         self.collections: dict[str, Collection] = {}
         self.uids: dict[str, Ref] = {}
         self.dependents: dict[str, set[Ref]] = {}
@@ -121,7 +123,7 @@ class Store:
     def collection(self, skey: str) -> Collection:
         coll = self.collections.get(skey)
         if coll is None:
-            coll = Collection(self.history_size, self._base_rv)
+            coll = Collection(self.history_size, max(self._base_rv, self._dropped.get(skey, 0)))
             self.collections[skey] = coll
         return coll
 
@@ -204,7 +206,9 @@ class Store:
         return watcher
 
     def unwatch(self, skey: str, watcher: Watcher) -> None:
-        self.collection(skey).watchers.discard(watcher)
+        coll = self.collections.get(skey)
+        if coll is not None:
+            coll.watchers.discard(watcher)
 
     def close_watchers(self, skey: str | None = None) -> None:
         for key, coll in self.collections.items():
@@ -222,6 +226,7 @@ class Store:
         """Forget a storage key's objects without events (used only after they were deleted)."""
         self.close_watchers(skey)
         self.collections.pop(skey, None)
+        self._dropped[skey] = self.resource_version
 
     # -- persistence ---------------------------------------------------------------
 

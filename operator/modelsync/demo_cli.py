@@ -1,0 +1,82 @@
+"""`modelsync demo`: sandboxes, operator and an example sync in one command.
+
+Import-light on purpose (`modelsync --help` imports it): the sandboxes, Kopf and the
+Kubernetes client load only in `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add_arguments", "run"]
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Start the sandbox catalog and the sandbox Kubernetes API on 127.0.0.1, apply the "
+        "CRDs and an example ModelCatalogSync, run the operator, and print the ModelRefs it "
+        "creates. Runs until Ctrl-C."
+    )
+    parser.add_argument("--once", action="store_true", help="exit after the first successful sync")
+    parser.add_argument(
+        "--catalog-port", type=_port, default=0, metavar="N", help="default: any free port"
+    )
+    parser.add_argument(
+        "--kube-port", type=_port, default=0, metavar="N", help="default: any free port"
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="where the kubeconfig and the operator log go (kept); default: a temporary "
+        "directory removed at exit",
+    )
+    parser.add_argument(
+        "--crds",
+        type=Path,
+        metavar="DIR",
+        help="directory of the CRD YAML files (default: crds/ of the source checkout)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up when the sync is not Ready after this long (default 60)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from modelsync.demo import DemoOptions, run_demo
+
+    return run_demo(
+        DemoOptions(
+            once=args.once,
+            catalog_port=args.catalog_port,
+            kube_port=args.kube_port,
+            workdir=args.workdir,
+            crds=args.crds,
+            timeout=args.timeout,
+        )
+    )

@@ -1,0 +1,171 @@
+"""Prometheus metrics of the operator: a SyncObserver that counts into its own registry, and
+the HTTP server that exposes it (prometheus_client's, on a thread).
+
+Each OperatorMetrics has its own CollectorRegistry (never the global default one), so
+tests and several operators in one process do not clash. Labels are bounded by the number
+of ModelCatalogSyncs: no per-model labels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from modelsync.runtime.observers import SYNC_RESULTS, SyncReport
+
+__all__ = ["DURATION_BUCKETS", "WRITE_VERBS", "MetricsServer", "OperatorMetrics", "serve_metrics"]
+
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+# Seconds; a sync lists the whole selection, from a few models (sub-second) to 10,000s.
+DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+_READY_VALUES = ("True", "False")
+
+
+class OperatorMetrics:
+    """Implements runtime.observers.SyncObserver; `registry` is what /metrics serves.
+    `clock` gives Unix time for the last-success timestamp."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock = clock
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self._seen: set[tuple[str, str]] = set()
+        per_sync = ["namespace", "sync"]
+        self.syncs = Counter(
+            "modelsync_syncs",
+            "Finished sync passes by result (success, failure, stalled, suspended).",
+            [*per_sync, "result"],
+            registry=r,
+        )
+        self.sync_duration = Histogram(
+            "modelsync_sync_duration_seconds",
+            "Wall time of one sync pass.",
+            per_sync,
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.sync_in_progress = Gauge(
+            "modelsync_sync_in_progress",
+            "1 while a sync pass of this ModelCatalogSync runs.",
+            per_sync,
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "modelsync_last_successful_sync_timestamp_seconds",
+            "Unix time of the last sync pass that left Ready=True.",
+            per_sync,
+            registry=r,
+        )
+        self.modelrefs = Gauge(
+            "modelsync_modelrefs",
+            "ModelRefs of a sync by their Ready condition status, as of its last pass.",
+            [*per_sync, "ready"],
+            registry=r,
+        )
+        self.catalog_requests = Counter(
+            "modelsync_catalog_requests",
+            'Catalog API responses by HTTP status code ("error": no response).',
+            ["code"],
+            registry=r,
+        )
+        self.kube_requests = Counter(
+            "modelsync_kube_requests",
+            'Kubernetes API requests of the sync runtime by verb, resource and code ("error": '
+            "no response). Kopf's own watches are not included.",
+            ["verb", "resource", "code"],
+            registry=r,
+        )
+        self.kube_writes = Counter(
+            "modelsync_kube_writes",
+            "Successful Kubernetes writes (create, update, patch, delete) by verb and resource.",
+            ["verb", "resource"],
+            registry=r,
+        )
+
+    # --- SyncObserver ------------------------------------------------------------------
+
+    def sync_started(self, namespace: str, name: str) -> None:
+        self._first_sight(namespace, name)
+        self.sync_in_progress.labels(namespace, name).set(1)
+
+    def sync_finished(self, report: SyncReport) -> None:
+        namespace, name = report.namespace, report.name
+        self._first_sight(namespace, name)
+        self.syncs.labels(namespace, name, report.result).inc()
+        self.sync_duration.labels(namespace, name).observe(report.duration)
+        self.sync_in_progress.labels(namespace, name).set(0)
+        self.modelrefs.labels(namespace, name, "True").set(report.ready_refs)
+        self.modelrefs.labels(namespace, name, "False").set(report.not_ready_refs)
+        if report.result == "success":
+            self.last_success.labels(namespace, name).set(self._clock())
+
+    def catalog_response(self, status_code: int | None) -> None:
+        self.catalog_requests.labels(_code(status_code)).inc()
+
+    def kube_request(self, verb: str, resource: str, status: int | None) -> None:
+        self.kube_requests.labels(verb, resource, _code(status)).inc()
+        if verb in WRITE_VERBS and status is not None and 200 <= status <= 299:
+            self.kube_writes.labels(verb, resource).inc()
+
+    def sync_forgotten(self, namespace: str, name: str) -> None:
+        """The ModelCatalogSync is gone: drop its series (they would report stale values)."""
+        self._seen.discard((namespace, name))
+        removals = [
+            *((self.syncs, (namespace, name, result)) for result in SYNC_RESULTS),
+            *((self.modelrefs, (namespace, name, ready)) for ready in _READY_VALUES),
+            (self.sync_duration, (namespace, name)),
+            (self.sync_in_progress, (namespace, name)),
+            (self.last_success, (namespace, name)),
+        ]
+        for metric, labels in removals:
+            with contextlib.suppress(KeyError):
+                metric.remove(*labels)
+
+    def _first_sight(self, namespace: str, name: str) -> None:
+        if (namespace, name) not in self._seen:
+            self._seen.add((namespace, name))
+            for result in SYNC_RESULTS:  # present at 0, so rate() and increase() see the 1st
+                self.syncs.labels(namespace, name, result)
+
+
+def _code(status: int | None) -> str:
+    return "error" if status is None else str(status)
+
+
+@dataclass
+class MetricsServer:
+    """A running /metrics endpoint; `port` is the bound one (useful with port 0)."""
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    @property
+    def host(self) -> str:
+        return str(self.server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> MetricsServer:
+    """Serve `registry` on http://host:port/metrics in a daemon thread; OSError if the port
+    cannot be bound."""
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    return MetricsServer(server, thread)

@@ -1,0 +1,410 @@
+"""Which Kubernetes permissions the operator needs, read from its source, and which RBAC
+rules grant.
+
+The code side parses the operator's modules with `ast` and finds every method of the
+official client's API classes (`read_namespaced_secret`, `patch_namespaced_custom_object`,
+...), whether called directly or handed to a wrapper such as `KubeApi.call(..., fn, *args)`.
+Each method's HTTP method and URL template come from the client itself (its `_<name>_serialize`
+source), so the mapping to (apiGroup, resource[/subresource], verb) follows the client, not a
+hand-kept table. Group and plural of the custom-object methods are read from the call's
+arguments (literals or module-level constants). Anything the checker cannot resolve is an
+error, never silently skipped.
+
+The Kopf side is derived from the registered handlers (`@kopf.on.*` in handlers.py) and
+Kopf's own machinery (peering, CRD observation), per its source.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib
+import importlib.util
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deploy.manifests import ROOT
+
+__all__ = [
+    "Permission",
+    "UnresolvedCall",
+    "client_methods",
+    "code_permissions",
+    "granted_permissions",
+    "kopf_framework_permissions",
+    "kopf_handler_permissions",
+    "owner_reference_permissions",
+    "permissions_in_source",
+]
+
+PACKAGE_DIR = ROOT / "operator" / "modelsync"
+# The operator's Kubernetes I/O lives here; the sandbox is a server, not a client.
+SCANNED = ("kube", "runtime", "handlers.py", "operator_main.py")
+
+_HTTP_VERB = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+_VARIANT_SUFFIXES = ("_with_http_info", "_without_preload_content")
+# Handlers for which Kopf only watches; all others make it patch the object (progress,
+# finalizers) and its status.
+_WATCH_ONLY_HANDLERS = frozenset({"event", "index"})
+_NON_RESOURCE_HANDLERS = frozenset({"login", "startup", "cleanup", "probe"})
+# Admission webhooks make Kopf manage webhook configurations: not modelled here.
+_UNMODELLED_HANDLERS = frozenset({"mutate", "validate"})
+
+
+class UnresolvedCall(Exception):
+    """A client call whose permission the checker cannot determine."""
+
+
+@dataclass(frozen=True, order=True)
+class Permission:
+    group: str
+    resource: str  # plural, or plural/subresource
+    verb: str
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.resource}.{self.group or 'core'}"
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    http_method: str
+    path: str  # URL template, e.g. /apis/{group}/{version}/namespaces/{namespace}/{plural}
+
+
+@functools.cache
+def _api_sources() -> dict[str, str]:
+    """{API class name: source} of the client's API modules, read as text: importing all of
+    them takes seconds."""
+    spec = importlib.util.find_spec("kubernetes.client.api")
+    assert spec is not None
+    assert spec.submodule_search_locations
+    sources: dict[str, str] = {}
+    for folder in spec.submodule_search_locations:
+        for path in sorted(Path(folder).glob("*_api.py")):
+            text = path.read_text(encoding="utf-8")
+            for match in re.finditer(r"\nclass (\w+Api)\b", text):
+                sources[match[1]] = text
+    return sources
+
+
+def _function_source(text: str, name: str) -> str | None:
+    start = text.find(f"    def {name}(")
+    if start < 0:
+        return None
+    end = text.find("\n    def ", start + 1)
+    return text[start : end if end > 0 else len(text)]
+
+
+@functools.cache
+def _method_index() -> dict[str, list[str]]:
+    """{method name: API classes that have it}."""
+    index: dict[str, list[str]] = {}
+    for class_name, text in _api_sources().items():
+        for name in re.findall(r"\n    def _(\w+)_serialize\(", text):
+            index.setdefault(name, []).append(class_name)
+    return index
+
+
+@functools.cache
+def client_methods(method: str) -> dict[str, _Endpoint]:
+    """{API class name: endpoint} of every client API class with this method ({} if none)."""
+    pattern = re.compile(r"method='(\w+)',\s*resource_path='([^']+)'")
+    found: dict[str, _Endpoint] = {}
+    for class_name in _method_index().get(method, ()):
+        serialize = _function_source(_api_sources()[class_name], f"_{method}_serialize")
+        if serialize is None:
+            continue
+        hit = pattern.search(serialize)
+        if hit is None:
+            raise UnresolvedCall(f"cannot read the endpoint of {class_name}.{method}")
+        found[class_name] = _Endpoint(hit[1], hit[2])
+    return found
+
+
+def _base_method(name: str) -> str:
+    for suffix in _VARIANT_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+@functools.cache
+def _parameters(class_name: str, method: str) -> list[str]:
+    """The method's parameter names in order, from its signature in the source."""
+    source = _function_source(_api_sources()[class_name], method)
+    assert source is not None
+    signature = source[: source.index(") ->")]
+    return re.findall(r"^ {8}(\w+)\s*:", signature, re.MULTILINE)
+
+
+def _endpoint_permission(
+    endpoint: _Endpoint, values: Mapping[str, str], watch: bool
+) -> list[Permission]:
+    """The permissions one request needs; [] for discovery and other non-resource URLs."""
+
+    def fill(segment: str) -> str:
+        if segment.startswith("{") and segment.endswith("}"):
+            key = segment[1:-1]
+            if key not in values:
+                raise UnresolvedCall(f"no value for {segment} in {endpoint.path}")
+            return values[key]
+        return segment
+
+    parts = [p for p in endpoint.path.split("/") if p]
+    if parts[:2] == ["api", "v1"]:
+        group, rest = "", parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, rest = fill(parts[1]), parts[3:]
+    else:
+        return []  # /version, /api, /apis: discovery
+    if not rest:
+        return []
+    if rest[0] == "watch":
+        rest, watch = rest[1:], True
+    if rest[0] == "namespaces" and len(rest) >= 3 and rest[1] == "{namespace}":
+        rest = rest[2:]
+    resource = fill(rest[0])
+    named = len(rest) > 1
+    if len(rest) > 2:
+        resource = f"{resource}/{rest[2]}"
+    method = endpoint.http_method
+    if method == "GET":
+        verb = "get" if named else "list"
+    elif method == "DELETE":
+        verb = "delete" if named else "deletecollection"
+    else:
+        verb = _HTTP_VERB[method]
+    found = [Permission(group, resource, verb)]
+    if watch and verb == "list":
+        found.append(Permission(group, resource, "watch"))
+    return found
+
+
+class _Scanner(ast.NodeVisitor):
+    def __init__(
+        self, filename: str, names: Mapping[str, Any], receivers: Mapping[str, str]
+    ) -> None:
+        self.filename = filename
+        self.names = names
+        self.receivers = receivers
+        self.parents: dict[ast.AST, ast.AST] = {}
+        self.found: set[Permission] = set()
+
+    def scan(self, tree: ast.AST) -> set[Permission]:
+        for parent in ast.walk(tree):
+            for child in ast.iter_child_nodes(parent):
+                self.parents[child] = parent
+        self.visit(tree)
+        return self.found
+
+    def where(self, node: ast.AST) -> str:
+        return f"{self.filename}:{getattr(node, 'lineno', '?')}"
+
+    def value(self, node: ast.expr) -> Any:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name) and node.id in self.names:
+            return self.names[node.id]
+        raise UnresolvedCall(f"{self.where(node)}: cannot resolve {ast.unparse(node)!r}")
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.generic_visit(node)
+        method = _base_method(node.attr)
+        classes = client_methods(method)
+        if not classes:
+            return
+        class_name = self.api_class(node, method, classes)
+        args, keywords, streamed = self.call_arguments(node)
+        values: dict[str, str] = {}
+        for param, arg in zip(_parameters(class_name, method), args, strict=False):
+            if isinstance(arg, ast.Starred):
+                raise UnresolvedCall(f"{self.where(node)}: *args passed to {method}")
+            if param in ("group", "plural"):
+                values[param] = str(self.value(arg))
+        watch = streamed
+        for kw in keywords:
+            if kw.arg in ("group", "plural"):
+                values[kw.arg] = str(self.value(kw.value))
+            elif kw.arg == "watch":
+                watch = watch or bool(self.value(kw.value))
+        try:
+            self.found.update(_endpoint_permission(classes[class_name], values, watch))
+        except UnresolvedCall as exc:
+            raise UnresolvedCall(f"{self.where(node)}: {method}: {exc}") from None
+
+    def api_class(self, node: ast.Attribute, method: str, classes: Mapping[str, Any]) -> str:
+        receiver = node.value
+        key = ""
+        if isinstance(receiver, ast.Attribute):
+            key = receiver.attr
+        elif isinstance(receiver, ast.Name):
+            key = receiver.id
+        if key in self.receivers:
+            class_name = self.receivers[key]
+            if class_name not in classes:
+                raise UnresolvedCall(f"{self.where(node)}: {class_name} has no {method}")
+            return class_name
+        if len(classes) == 1:
+            return next(iter(classes))
+        raise UnresolvedCall(
+            f"{self.where(node)}: {method} exists in {sorted(classes)}; "
+            f"cannot tell which from {ast.unparse(receiver)!r}"
+        )
+
+    def call_arguments(self, node: ast.Attribute) -> tuple[list[ast.expr], list[ast.keyword], bool]:
+        """(positional args, keywords, passed to a watch stream) of the request."""
+        parent = self.parents.get(node)
+        if isinstance(parent, ast.Call):
+            if parent.func is node:
+                return list(parent.args), list(parent.keywords), False
+            if node in parent.args:
+                rest = parent.args[parent.args.index(node) + 1 :]
+                streamed = isinstance(parent.func, ast.Attribute) and parent.func.attr == "stream"
+                return list(rest), list(parent.keywords), streamed
+        raise UnresolvedCall(
+            f"{self.where(node)}: {node.attr} is used where its arguments cannot be seen"
+        )
+
+
+def permissions_in_source(
+    source: str,
+    names: Mapping[str, Any],
+    receivers: Mapping[str, str],
+    filename: str = "<source>",
+) -> set[Permission]:
+    """Permissions of every client call in `source`.
+
+    `names`: values of module-level names (constants) the calls use; `receivers`: attribute
+    or variable name -> client API class name (e.g. {"core": "CoreV1Api"}).
+    """
+    return _Scanner(filename, names, receivers).scan(ast.parse(source, filename))
+
+
+def _module_name(path: Path) -> str:
+    relative = path.relative_to(ROOT / "operator").with_suffix("")
+    return ".".join(relative.parts)
+
+
+def _scanned_files() -> list[Path]:
+    files: list[Path] = []
+    for entry in SCANNED:
+        path = PACKAGE_DIR / entry
+        files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    return files
+
+
+def api_receivers(files: Iterable[Path]) -> dict[str, str]:
+    """`self.core = k8s.CoreV1Api(...)`-style assignments: {"core": "CoreV1Api"}."""
+    found: dict[str, str] = {}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
+                continue
+            func = node.value.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if not name.endswith("Api"):
+                continue
+            for target in node.targets:
+                if isinstance(target, ast.Attribute):
+                    found[target.attr] = name
+                elif isinstance(target, ast.Name):
+                    found[target.id] = name
+    return found
+
+
+def code_permissions() -> set[Permission]:
+    """Everything the operator's own client calls need."""
+    files = _scanned_files()
+    receivers = api_receivers(files)
+    found: set[Permission] = set()
+    for path in files:
+        module = importlib.import_module(_module_name(path))
+        found |= permissions_in_source(
+            path.read_text(encoding="utf-8"), vars(module), receivers, str(path.relative_to(ROOT))
+        )
+    return found
+
+
+def kopf_handler_permissions(source: str, names: Mapping[str, Any]) -> set[Permission]:
+    """What Kopf does for the `@kopf.on.<kind>(group, version, plural)` handlers in `source`."""
+    found: set[Permission] = set()
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        chain = ast.unparse(func)
+        if not (chain.startswith("kopf.on.") or chain in ("kopf.daemon", "kopf.timer")):
+            continue
+        handler = chain.rsplit(".", 1)[-1]
+        if handler in _NON_RESOURCE_HANDLERS:
+            continue
+        if handler in _UNMODELLED_HANDLERS:
+            raise UnresolvedCall(f"line {node.lineno}: {chain}: teach the RBAC checker")
+        scanner = _Scanner("<handlers>", names, {})
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        if "group" in keywords and "plural" in keywords:
+            group, plural = scanner.value(keywords["group"]), scanner.value(keywords["plural"])
+        elif len(node.args) == 3:
+            group, plural = scanner.value(node.args[0]), scanner.value(node.args[2])
+        else:
+            raise UnresolvedCall(f"line {node.lineno}: cannot tell the resource of {chain}")
+        found |= {Permission(str(group), str(plural), v) for v in ("list", "watch")}
+        if handler not in _WATCH_ONLY_HANDLERS:
+            found.add(Permission(str(group), str(plural), "patch"))
+            found.add(Permission(str(group), f"{plural}/status", "patch"))
+    return found
+
+
+def kopf_framework_permissions(*, clusterwide: bool, posting: bool) -> set[Permission]:
+    """What Kopf itself does, per its source (kopf/_core/engines/peering.py,
+    kopf/_core/reactor/observation.py, kopf/_core/engines/posting.py).
+
+    Peering: list/watch of the peering resource, merge patch of the peering object (no status
+    subresource). CRDs: list/watch, to notice resources appearing at run time. Namespaces:
+    list/watch only for namespace-restricted operators (to match --namespace patterns).
+    """
+    peering = "clusterkopfpeerings" if clusterwide else "kopfpeerings"
+    found = {Permission("kopf.dev", peering, v) for v in ("list", "watch", "patch")}
+    crds = ("apiextensions.k8s.io", "customresourcedefinitions")
+    found |= {Permission(*crds, v) for v in ("list", "watch")}
+    if not clusterwide:
+        found |= {Permission("", "namespaces", v) for v in ("list", "watch")}
+    if posting:
+        found.add(Permission("", "events", "create"))
+    return found
+
+
+def owner_reference_permissions(
+    source: str, owner_group: str, owner_plural: str
+) -> set[Permission]:
+    """Objects created with `blockOwnerDeletion: True` need `update` on the owner's
+    finalizers where the OwnerReferencesPermissionEnforcement admission plugin runs."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if (
+                    isinstance(key, ast.Constant)
+                    and key.value == "blockOwnerDeletion"
+                    and not (isinstance(value, ast.Constant) and value.value is False)
+                ):
+                    return {Permission(owner_group, f"{owner_plural}/finalizers", "update")}
+    return set()
+
+
+def granted_permissions(rules: Iterable[Mapping[str, Any]]) -> set[Permission]:
+    """Expand RBAC rules; wildcards are refused (least privilege)."""
+    found: set[Permission] = set()
+    for rule in rules:
+        if rule.get("nonResourceURLs"):
+            raise ValueError(f"non-resource rule: {rule}")
+        for field in ("apiGroups", "resources", "verbs"):
+            if "*" in (rule.get(field) or ()):
+                raise ValueError(f"wildcard in {field}: {rule}")
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                for verb in rule["verbs"]:
+                    found.add(Permission(group, resource, verb))
+    return found

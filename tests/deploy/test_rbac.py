@@ -1,0 +1,228 @@
+"""RBAC grants exactly what the operator's code and Kopf use; Secrets are get-only."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import modelsync.handlers
+from deploy.manifests import ROOT, Manifest, find, find_one, render
+from deploy.rbac_usage import (
+    Permission,
+    UnresolvedCall,
+    code_permissions,
+    granted_permissions,
+    kopf_framework_permissions,
+    kopf_handler_permissions,
+    owner_reference_permissions,
+    permissions_in_source,
+)
+from modelsync.api.constants import GROUP, PLURAL_MODELREF, PLURAL_SYNC, VERSION
+from modelsync.operator_main import KopfOptions, kopf_settings
+
+PACKAGE = ROOT / "operator" / "modelsync"
+SERVICE_ACCOUNT = {"kind": "ServiceAccount", "name": "modelsync", "namespace": "modelsync-system"}
+CLUSTER_SCOPED = frozenset({"customresourcedefinitions", "namespaces", "clusterkopfpeerings"})
+CONSTANTS: dict[str, Any] = {
+    "GROUP": GROUP,
+    "VERSION": VERSION,
+    "PLURAL_SYNC": PLURAL_SYNC,
+    "PLURAL_MODELREF": PLURAL_MODELREF,
+}
+RECEIVERS = {"core": "CoreV1Api", "custom": "CustomObjectsApi", "events": "EventsV1Api"}
+
+
+def _source(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+@functools.cache
+def needed(*, clusterwide: bool) -> frozenset[Permission]:
+    """Everything the operator process needs, in one mode."""
+    posting = kopf_settings(KopfOptions(namespaces=() if clusterwide else ("ns",))).posting
+    return frozenset(
+        code_permissions()
+        | kopf_handler_permissions(_source(PACKAGE / "handlers.py"), vars(modelsync.handlers))
+        | kopf_framework_permissions(clusterwide=clusterwide, posting=posting.enabled)
+        | owner_reference_permissions(_source(PACKAGE / "plan" / "types.py"), GROUP, PLURAL_SYNC)
+    )
+
+
+def _bound_rules(objects: list[Manifest], role_kind: str, binding_kind: str) -> list[Manifest]:
+    """(Cluster)Roles bound to the operator's ServiceAccount by a (Cluster)RoleBinding."""
+    roles: list[Manifest] = []
+    for binding in find(objects, binding_kind):
+        if SERVICE_ACCOUNT not in binding["subjects"]:
+            continue
+        ref = binding["roleRef"]
+        assert ref["kind"] == role_kind, f"{binding['metadata']['name']} binds a {ref['kind']}"
+        namespace = binding["metadata"].get("namespace")
+        role = [
+            r
+            for r in find(objects, role_kind, ref["name"])
+            if r["metadata"].get("namespace") == namespace
+        ]
+        assert role, f"{binding_kind} {binding['metadata']['name']} binds a missing role"
+        roles.extend(role)
+    return roles
+
+
+def _grants(roles: list[Manifest]) -> set[Permission]:
+    return granted_permissions(rule for role in roles for rule in role["rules"])
+
+
+def _difference_report(needed: set[Permission], granted: set[Permission]) -> str:
+    missing = sorted(needed - granted)
+    extra = sorted(granted - needed)
+    return "\n".join(
+        [*(f"not granted: {p}" for p in missing), *(f"granted but unused: {p}" for p in extra)]
+    )
+
+
+# -- the code's needs -------------------------------------------------------------
+
+
+def test_the_scan_finds_the_operators_calls() -> None:
+    """A sanity floor: if this shrinks, the scanner stopped seeing calls."""
+    found = code_permissions()
+    assert Permission("", "secrets", "get") in found
+    assert Permission(GROUP, f"{PLURAL_MODELREF}/status", "patch") in found
+    assert Permission(GROUP, PLURAL_MODELREF, "create") in found
+    assert Permission("", "events", "create") in found
+
+
+def test_kopf_watches_the_handled_resources() -> None:
+    found = kopf_handler_permissions(_source(PACKAGE / "handlers.py"), vars(modelsync.handlers))
+    for plural in (PLURAL_SYNC, PLURAL_MODELREF):
+        assert Permission(GROUP, plural, "watch") in found
+        assert Permission(GROUP, plural, "list") in found
+
+
+# -- cluster-wide install (deploy/base) ------------------------------------------------
+
+
+def test_cluster_role_grants_exactly_what_is_used() -> None:
+    objects = render("deploy/base")
+    roles = _bound_rules(objects, "ClusterRole", "ClusterRoleBinding")
+    assert not _bound_rules(objects, "Role", "RoleBinding")
+    want = set(needed(clusterwide=True))
+    granted = _grants(roles)
+    assert granted == want, _difference_report(want, granted)
+
+
+def test_namespaced_overlay_grants_per_namespace_what_is_used() -> None:
+    objects = render("deploy/overlays/namespaced")
+    want = set(needed(clusterwide=False))
+    cluster_granted = _grants(_bound_rules(objects, "ClusterRole", "ClusterRoleBinding"))
+    cluster_want = {p for p in want if p.resource in CLUSTER_SCOPED}
+    assert cluster_granted == cluster_want, _difference_report(cluster_want, cluster_granted)
+
+    roles = _bound_rules(objects, "Role", "RoleBinding")
+    namespaces = {r["metadata"]["namespace"] for r in roles}
+    assert namespaces, "no watched namespace"
+    namespaced_want = want - cluster_want
+    for namespace in sorted(namespaces):
+        granted = _grants([r for r in roles if r["metadata"]["namespace"] == namespace])
+        assert granted == namespaced_want, f"{namespace}:\n" + _difference_report(
+            namespaced_want, granted
+        )
+
+
+@pytest.mark.parametrize("path", ["deploy/base", "deploy/overlays/namespaced"])
+def test_secrets_are_get_only_and_peering_patches_are_by_name(path: str) -> None:
+    objects = render(path)
+    peering = find_one(objects, "StatefulSet", "modelsync")["spec"]["template"]["spec"]
+    args = peering["containers"][0]["args"]
+    peering_name = next(a.split("=", 1)[1] for a in args if a.startswith("--peering="))
+    for role in [*find(objects, "ClusterRole"), *find(objects, "Role")]:
+        for rule in role["rules"]:
+            if "secrets" in rule["resources"] and "" in rule["apiGroups"]:
+                assert rule["verbs"] == ["get"], role["metadata"]["name"]
+            if {"clusterkopfpeerings", "kopfpeerings"} & set(rule["resources"]):
+                if "patch" in rule["verbs"]:
+                    assert rule.get("resourceNames") == [peering_name]
+                else:
+                    assert "resourceNames" not in rule
+
+
+# -- the checker itself ----------------------------------------------------------------
+
+
+def test_checker_maps_forwarded_and_direct_calls() -> None:
+    source = """
+async def f(api, ns, name, body):
+    await api.call("patch", "x", "y", api.custom.patch_namespaced_custom_object_status,
+                   GROUP, VERSION, ns, PLURAL_SYNC, name, body)
+    api.core.read_namespaced_secret(name, ns)
+    api.custom.list_namespaced_custom_object(GROUP, VERSION, ns, plural="things", watch=True)
+    api.events.create_namespaced_event(ns, body)
+"""
+    found = permissions_in_source(source, CONSTANTS, RECEIVERS)
+    assert found == {
+        Permission(GROUP, f"{PLURAL_SYNC}/status", "patch"),
+        Permission("", "secrets", "get"),
+        Permission(GROUP, "things", "list"),
+        Permission(GROUP, "things", "watch"),
+        Permission("events.k8s.io", "events", "create"),
+    }
+
+
+def test_checker_flags_code_that_uses_an_unlisted_verb() -> None:
+    """What the RBAC tests would report if the operator started listing Secrets or
+    deleting ModelRefs in bulk."""
+    source = """
+def f(api, ns):
+    api.core.list_namespaced_secret(ns)
+    api.custom.delete_collection_namespaced_custom_object(GROUP, VERSION, ns, PLURAL_MODELREF)
+"""
+    found = permissions_in_source(source, CONSTANTS, RECEIVERS)
+    assert found == {
+        Permission("", "secrets", "list"),
+        Permission(GROUP, PLURAL_MODELREF, "deletecollection"),
+    }
+    granted = _grants(_bound_rules(render("deploy/base"), "ClusterRole", "ClusterRoleBinding"))
+    report = _difference_report(found | needed(clusterwide=True), granted)
+    assert "not granted: list secrets.core" in report
+    assert "not granted: deletecollection modelrefs.modelsync.dev" in report
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        (
+            "api.custom.get_namespaced_custom_object(GROUP, VERSION, ns, plural_of(x), n)",
+            "plural_of",
+        ),
+        ("other.create_namespaced_event(ns, body)", "cannot tell which"),
+        ("fn = api.core.read_namespaced_secret", "arguments cannot be seen"),
+        ("api.custom.list_cluster_custom_object(*args)", "*args"),
+    ],
+)
+def test_checker_refuses_what_it_cannot_resolve(source: str, problem: str) -> None:
+    with pytest.raises(UnresolvedCall, match=re.escape(problem)):
+        permissions_in_source(source, CONSTANTS, RECEIVERS)
+
+
+def test_kopf_handlers_that_change_objects_need_patch() -> None:
+    source = """
+@kopf.on.create(GROUP, VERSION, PLURAL_SYNC, registry=r)
+def created(**_): ...
+@kopf.on.event(GROUP, VERSION, PLURAL_MODELREF)
+def seen(**_): ...
+@kopf.on.startup()
+def start(**_): ...
+"""
+    found = kopf_handler_permissions(source, CONSTANTS)
+    assert Permission(GROUP, PLURAL_SYNC, "patch") in found
+    assert Permission(GROUP, f"{PLURAL_SYNC}/status", "patch") in found
+    assert Permission(GROUP, PLURAL_MODELREF, "patch") not in found
+    assert Permission(GROUP, PLURAL_MODELREF, "watch") in found
+
+
+def test_granted_permissions_refuse_wildcards() -> None:
+    with pytest.raises(ValueError, match="wildcard"):
+        granted_permissions([{"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}])

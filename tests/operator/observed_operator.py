@@ -1,0 +1,129 @@
+"""A sandbox cluster and operator of their own (JSON logs, metrics endpoint) for the metrics
+and logging tests, plus a /metrics reader.
+
+Separate from the session operator of e2e_harness so that its counters see only these tests'
+syncs: totals can then be compared exactly. Namespaces are left in place after each test
+(deleting them would make the operator act while a later test reads totals); the cluster
+goes away with the session.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from e2e_harness import (
+    CATALOG_TOKEN,
+    CRDS,
+    E2E,
+    OPERATOR_FLAGS,
+    OperatorProcess,
+    Scenario,
+    free_port,
+    metrics_flags,
+)
+from prometheus_client.parser import text_string_to_metric_families
+
+from fixtures_kube import E2E_KUBECONFIG_ENV, start_sandbox, unique_name, wait_for
+from modelsync.sandbox.catalog_server import CatalogSandbox
+
+__all__ = ["Samples", "observed", "observed_scene", "scrape"]
+
+
+@dataclass(frozen=True)
+class Samples:
+    """One scrape: (sample name, labels, value) triples."""
+
+    items: tuple[tuple[str, dict[str, str], float], ...]
+
+    def total(self, name: str, **labels: str) -> float:
+        """Sum of the samples called `name` whose labels include `labels`."""
+        return sum(
+            value
+            for sample, found, value in self.items
+            if sample == name and all(found.get(k) == v for k, v in labels.items())
+        )
+
+    def has(self, name: str, **labels: str) -> bool:
+        return any(
+            sample == name and all(found.get(k) == v for k, v in labels.items())
+            for sample, found, _ in self.items
+        )
+
+    def label_values(self, label: str) -> set[str]:
+        return {found[label] for _, found, _ in self.items if label in found}
+
+
+def parse_samples(text: str) -> Samples:
+    return Samples(
+        tuple(
+            (s.name, dict(s.labels), s.value)
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        )
+    )
+
+
+def scrape(url: str) -> Samples:
+    response = httpx.get(url, timeout=5)
+    response.raise_for_status()
+    return parse_samples(response.text)
+
+
+@pytest.fixture(scope="session")
+def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    if os.environ.get(E2E_KUBECONFIG_ENV):
+        pytest.skip("runs a second operator, so it needs a sandbox cluster of its own")
+    sandbox = start_sandbox(tmp_path_factory.mktemp("observed-kube"))
+    log_path = tmp_path_factory.mktemp("observed-operator") / "operator.log"
+    liveness = f"http://127.0.0.1:{free_port()}/healthz"
+    port = free_port()
+    flags = (
+        *(f for f in OPERATOR_FLAGS if not f.startswith("--log-format")),
+        "--log-format=json",
+        f"--liveness={liveness}",
+        *metrics_flags(port),
+    )
+    operator = OperatorProcess(sandbox.kubeconfig_path, log_path, flags)
+    env = E2E(
+        sandbox.kubeconfig_path,
+        sandbox,
+        operator,
+        liveness,
+        f"http://127.0.0.1:{port}/metrics",
+    )
+    try:
+        env.ok("apply", "-f", str(CRDS))
+        env.ok("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
+        operator.start()
+        wait_for(lambda: _answers(env.metrics_url), timeout=20, interval=0.1, what="/metrics")
+        yield env
+    finally:
+        operator.stop()
+        sandbox.stop_in_thread()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture
+def observed_scene(observed: E2E) -> Iterator[Scenario]:
+    if not observed.operator.alive():
+        pytest.fail("the operator process is not running:\n" + observed.operator.log()[-4000:])
+    namespace = unique_name("obs")
+    observed.ok("create", "namespace", namespace)
+    catalog = CatalogSandbox(token=CATALOG_TOKEN)
+    catalog.start_in_thread()
+    scene = Scenario(observed, namespace, catalog)
+    scene.set_token(CATALOG_TOKEN)
+    try:
+        yield scene
+    finally:
+        catalog.stop_in_thread()
