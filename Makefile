@@ -16,11 +16,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check operator tests bench scripts
+	$(BIN)/ruff format --check operator tests bench scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict operator/modelsync
+	$(BIN)/mypy --strict operator/modelsync scripts
 
 importcheck: $(STAMP)
 	$(BIN)/lint-imports
@@ -31,7 +31,7 @@ unit: $(STAMP)
 test: lint typecheck importcheck unit
 
 demo: $(STAMP)
-	$(BIN)/modelsync sandbox catalog --port 8181
+	$(BIN)/modelsync demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/catalog_bench.py

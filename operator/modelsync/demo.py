@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import yaml
 
@@ -40,6 +40,11 @@ from modelsync.api.constants import (
 )
 from modelsync.sandbox.catalog_server import DEFAULT_TOKEN, CatalogSandbox
 from modelsync.sandbox.kube.table import human_duration, parse_timestamp
+
+if TYPE_CHECKING:  # both load slowly; imported when used
+    from kubernetes.client import ApiClient
+
+    from modelsync.sandbox.kube import KubeSandbox
 
 __all__ = [
     "DEMO_NAMESPACE",
@@ -269,8 +274,8 @@ class _Demo:
         self.progress = _Progress(out)
         self.stopping = stopping
         self.catalog: CatalogSandbox | None = None
-        self.kube: Any = None  # KubeSandbox
-        self.api: Any = None  # kubernetes ApiClient
+        self.kube: KubeSandbox | None = None
+        self.api: ApiClient | None = None
         self.operator_thread: threading.Thread | None = None
         self.operator_stop = threading.Event()
         self.operator_failure: list[BaseException] = []
@@ -280,13 +285,14 @@ class _Demo:
     def _wait(self, probe: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while not probe():
-            self._check_alive()
+            self.check()
             if time.monotonic() > deadline:
                 raise DemoFailed(f"timed out after {timeout:.0f}s waiting for {what}")
             if self.stopping.wait(_POLL):
                 raise _Stopping
 
-    def _check_alive(self) -> None:
+    def check(self) -> None:
+        """Raise _Stopping after Ctrl-C, DemoFailed when the operator thread died."""
         if self.stopping.is_set():
             raise _Stopping
         thread = self.operator_thread
@@ -383,7 +389,7 @@ class _Demo:
         def main() -> None:
             try:
                 asyncio.run(run_operator(config, options, stop_flag=self.operator_stop))
-            except BaseException as exc:  # reported by _check_alive
+            except BaseException as exc:  # reported by check()
                 self.operator_failure.append(exc)
 
         thread = threading.Thread(target=main, name="modelsync-operator", daemon=True)
@@ -442,7 +448,7 @@ class _Demo:
 
     def wait_for_ctrl_c(self) -> None:
         while not self.stopping.wait(0.5):
-            self._check_alive()
+            self.check()
 
     # --- shutdown --------------------------------------------------------------------------
 
@@ -454,7 +460,7 @@ class _Demo:
             # API it retries for several seconds. Do not wait for that: the thread is a daemon.
             thread.join(_OPERATOR_STOP_WAIT)
         if self.api is not None:
-            self.api.close()
+            self.api.close()  # type: ignore[no-untyped-call]
             self.api = None
         if self.kube is not None:
             self.kube.stop_in_thread()
@@ -502,9 +508,13 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout, err: TextIO = sys.s
 def _run_phases(demo: _Demo, workdir: Path, log_path: Path) -> None:
     demo.progress.line(f"modelsync demo: everything runs locally; files in {workdir}")
     catalog_url = demo.start_catalog()
+    demo.check()
     kubeconfig = demo.start_cluster(workdir)
+    demo.check()
     demo.apply_crds()
+    demo.check()
     demo.apply_example(catalog_url)
+    demo.check()
     demo.start_operator(kubeconfig, catalog_url, log_path)
     demo.wait_until_synced()
     rows = modelref_rows(demo.modelrefs(), datetime.now(UTC))

@@ -15,7 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 
 from modelsync.runtime.observers import SYNC_RESULTS, SyncReport
 
@@ -29,17 +38,23 @@ _READY_VALUES = ("True", "False")
 
 class OperatorMetrics:
     """Implements runtime.observers.SyncObserver; `registry` is what /metrics serves.
-    `clock` gives Unix time for the last-success timestamp."""
+    `clock` gives Unix time for the last-success timestamp; `process_metrics` adds the
+    process's own series (one per registry, so only one operator per process should)."""
 
     def __init__(
         self,
         registry: CollectorRegistry | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        process_metrics: bool = False,
     ) -> None:
         self._clock = clock
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        if process_metrics:  # the usual process_* / python_* series (memory, CPU, GC)
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+            GCCollector(registry=r)
         self._seen: set[tuple[str, str]] = set()
         per_sync = ["namespace", "sync"]
         self.syncs = Counter(

@@ -322,17 +322,32 @@ def header(target: RenderTarget, result: RenderResult, now: datetime, count: int
     ]
 
 
+_UNICODE_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _has_unicode_break(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(c in value for c in _UNICODE_BREAKS)
+    if isinstance(value, Mapping):
+        return any(_has_unicode_break(k) or _has_unicode_break(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_unicode_break(v) for v in value)
+    return False
+
+
 def to_yaml(docs: Sequence[Mapping[str, Any]], comments: Sequence[str] = ()) -> str:
     """Multi-document YAML, each document starting with `---`, after `#` comment lines."""
     head = "".join(f"# {line}\n" for line in comments)
     if not docs:
         return head
+    plain = [dict(d) for d in docs]
     body = yaml.safe_dump_all(
-        [dict(d) for d in docs],
+        plain,
         explicit_start=True,
         sort_keys=False,
         default_flow_style=False,
-        allow_unicode=True,
+        # PyYAML writes NEL/LS/PS unescaped when allowed Unicode, and then misreads them.
+        allow_unicode=not _has_unicode_break(plain),
         width=100,
     )
     return head + body

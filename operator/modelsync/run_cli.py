@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig,
         context=args.context,
     )
-    metrics = OperatorMetrics()
+    metrics = OperatorMetrics(process_metrics=True)
     server: MetricsServer | None = None
     if args.metrics_port:
         try:

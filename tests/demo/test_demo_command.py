@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+
+from modelsync.demo import DemoOptions, run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = re.compile(r"^NAME\s+MODEL\s+VERSION\s+ALIAS\s+FRAMEWORK\s+READY\s+AGE$", re.MULTILINE)
@@ -174,8 +178,28 @@ def test_demo_stops_cleanly_on_sigterm_while_starting(running: _Running) -> None
 def test_demo_without_crds_fails_with_a_clear_message(tmp_path: Path) -> None:
     empty = tmp_path / "no-crds"
     empty.mkdir()
+    out, err = io.StringIO(), io.StringIO()
+    options = DemoOptions(once=True, workdir=tmp_path, crds=empty)
+    assert run_demo(options, out, err) == 1
+    assert f"no CustomResourceDefinitions found in {empty}" in err.getvalue()
+    assert "operator log is kept" in err.getvalue()
+    assert "Traceback" not in err.getvalue()
+
+
+def test_a_busy_port_is_reported(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out, err = io.StringIO(), io.StringIO()
+        options = DemoOptions(once=True, workdir=tmp_path, catalog_port=port)
+        assert run_demo(options, out, err) == 1
+    assert "cannot start the sandbox catalog" in err.getvalue()
+
+
+def test_demo_gives_up_after_the_timeout_with_the_last_state(tmp_path: Path) -> None:
     done = subprocess.run(
-        _command("--once", "--workdir", str(tmp_path), "--crds", str(empty)),
+        _command("--once", "--workdir", str(tmp_path), "--timeout", "0.01"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -183,5 +207,6 @@ def test_demo_without_crds_fails_with_a_clear_message(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1
-    assert f"no CustomResourceDefinitions found in {empty}" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert "timed out after 0s waiting for ModelCatalogSync demo/sandbox-models" in done.stderr
+    assert "(last state: " in done.stderr
+    assert f"operator log is kept at {tmp_path / 'operator.log'}" in done.stderr

@@ -353,6 +353,10 @@ def crd_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSandbo
     try:
         done = kubectl(sandbox.kubeconfig_path, "apply", "-f", str(CRDS))
         assert done.returncode == 0, done.stderr
+        done = kubectl(
+            sandbox.kubeconfig_path, "wait", "--for", "condition=established", "crd", "--all"
+        )
+        assert done.returncode == 0, done.stderr
         yield sandbox
     finally:
         sandbox.stop_in_thread()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
 import pytest
@@ -99,7 +100,8 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
         env.ok("apply", "-f", str(CRDS))
         env.ok("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
         operator.start()
-        wait_for(lambda: _answers(env.metrics_url), timeout=20, interval=0.1, what="/metrics")
+        for url in (env.metrics_url, liveness):  # the liveness probe answers once Kopf runs
+            wait_for(partial(_answers, url), timeout=20, interval=0.1, what=url)
         yield env
     finally:
         operator.stop()

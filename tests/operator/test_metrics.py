@@ -152,7 +152,7 @@ def test_counts_follow_the_reports(items: list[tuple[str, str]]) -> None:
     for name in ("a", "b"):
         runs = sum(1 for _, n in items if n == name)
         assert got.total("modelsync_sync_duration_seconds_count", sync=name) == runs
-        succeeded = (("success", name)) in expected
+        succeeded = ("success", name) in expected
         assert got.has("modelsync_last_successful_sync_timestamp_seconds", sync=name) == succeeded
 
 
@@ -268,6 +268,7 @@ def test_metrics_after_a_sync(observed_scene: Scenario) -> None:
     assert after.total("modelsync_modelrefs", **key, ready="False") == len(refs) - ready
     assert after.total("modelsync_sync_duration_seconds_count", **key) == 1
     assert after.total("modelsync_sync_in_progress", **key) == 0
+    assert after.has("python_info")  # the process's own series come along
     stamp = after.total("modelsync_last_successful_sync_timestamp_seconds", **key)
     assert started - 1 <= stamp <= time.time() + 1
 

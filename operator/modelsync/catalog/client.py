@@ -172,7 +172,7 @@ class CatalogClient:
         max_pages: int = 10_000,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen dataclass, never mutated
         verify: bool | ssl.SSLContext = True,
-        on_response: Callable[[int], None] | None = None,
+        on_response: Callable[[int | None], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if page_size < 1:
@@ -352,6 +352,8 @@ class CatalogClient:
             try:
                 response = await self._http.send(request)
             except httpx.TransportError as exc:
+                if self._on_response is not None:
+                    self._on_response(None)  # no status: counted as a transport error
                 error: CatalogError = TransportFailure(
                     self._redact(_describe_transport(target, exc, self._timeout))
                 )

@@ -57,16 +57,20 @@ class SyncReport:
         """The human line: `sync ns/name: success (Synced) in 0.12s; ...`."""
         parts = [f"{self.result} ({self.reason or 'no reason'}) in {self.duration:.2f}s"]
         if self.catalog:
-            listed = self.catalog.get("models_listed", 0)
-            pages = self.catalog.get("pages", 0)
-            requests = self.catalog.get("requests", 0)
-            parts.append(f"catalog: {listed} models listed in {pages} pages, {requests} requests")
+            parts.append(
+                "catalog: "
+                + ", ".join(
+                    _count(self.catalog.get(k, 0), noun)
+                    for k, noun in (("models_listed", "model"), ("pages", "page"))
+                )
+                + f" in {_count(self.catalog.get('requests', 0), 'request')}"
+            )
         if self.counts:
             parts.append(
                 "ModelRefs: "
                 + ", ".join(f"{self.counts.get(k, 0)} {k}" for k in MODELREF_COUNT_KEYS)
             )
-        parts.append(f"{self.writes} writes")
+        parts.append(_count(self.writes, "write"))
         return f"sync {self.namespace}/{self.name}: " + "; ".join(parts)
 
     def log_fields(self) -> dict[str, object]:
@@ -116,3 +120,7 @@ class NullObserver:
 
     def sync_forgotten(self, namespace: str, name: str) -> None:
         pass
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

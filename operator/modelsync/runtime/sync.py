@@ -252,8 +252,8 @@ class SyncRunner:
         report = dataclasses.replace(
             report,
             writes=report.writes + writes,
-            counts=counts.model_dump(),
-            catalog=catalog_counts.model_dump(),
+            counts=counts.model_dump(by_alias=False),
+            catalog=catalog_counts.model_dump(by_alias=False),
         )
         return outcome, report
 
@@ -322,7 +322,7 @@ class SyncRunner:
         self._catalog, self._catalog_config = client, wanted
         return client
 
-    def _on_catalog_response(self, status_code: int) -> None:
+    def _on_catalog_response(self, status_code: int | None) -> None:
         self._catalog_responses += 1
         self._ctx.observer.catalog_response(status_code)
 

@@ -1,0 +1,152 @@
+"""`modelsync render` against the sandbox catalog: output, exit codes, messages, secrecy."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from modelsync.cli import main
+from modelsync.sandbox.catalog_server import CatalogSandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+BAD_TOKEN = "tok-wrong-5e1b0c77d2"
+
+
+def sync_yaml(url: str, **spec: Any) -> str:
+    doc = {
+        "apiVersion": "modelsync.dev/v1alpha1",
+        "kind": "ModelCatalogSync",
+        "metadata": {"name": "render-test", "namespace": "ml"},
+        "spec": {"catalog": {"url": url, "tokenSecretRef": {"name": "tfy", "key": "token"}}} | spec,
+    }
+    return yaml.safe_dump(doc)
+
+
+@pytest.fixture
+def manifest(tmp_path: Path, catalog_server_thread: CatalogSandbox) -> Path:
+    path = tmp_path / "sync.yaml"
+    path.write_text(sync_yaml(catalog_server_thread.url, select={"mlRepos": ["churn"]}))
+    return path
+
+
+def render(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["render", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_renders_the_selected_models(
+    manifest: Path,
+    catalog_server_thread: CatalogSandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELSYNC_TOKEN", str(catalog_server_thread.token))
+    code, out, err = render(capsys, "-f", str(manifest), "--allow-insecure-http")
+    assert code == 0, err
+    assert out.startswith("# ModelRefs of ModelCatalogSync ml/render-test")
+    docs = list(yaml.safe_load_all(out))
+    names = [d["metadata"]["name"] for d in docs]
+    assert names == sorted(names)
+    assert "churn.churn-predictor" in names
+    assert all(d["metadata"]["namespace"] == "ml" for d in docs)
+    by_name = {d["metadata"]["name"]: d for d in docs}
+    assert by_name["churn.churn-predictor"]["spec"]["version"]["version"] == 5
+    # churn_uplift has no deployable version: rendered, Ready=False, as the operator does
+    uplift = next(d for d in docs if d["spec"]["model"]["name"] == "churn_uplift")
+    assert uplift["status"]["conditions"][0]["reason"] == "NoDeployableVersion"
+
+    code, out, _ = render(
+        capsys, "-f", str(manifest), "--allow-insecure-http", "--no-status", "-n", "other"
+    )
+    assert code == 0
+    docs = list(yaml.safe_load_all(out))
+    assert all("status" not in d and d["metadata"]["namespace"] == "other" for d in docs)
+
+
+def test_the_shipped_examples_render_as_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MODELSYNC_TOKEN", raising=False)
+    with CatalogSandbox.running_in_thread() as catalog:
+        example = (ROOT / "examples" / "modelcatalogsync.yaml").read_text()
+        moved = tmp_path / "sync.yaml"
+        moved.write_text(example.replace("http://127.0.0.1:8181", catalog.url))
+        secret = str(ROOT / "examples" / "secret.yaml")
+        code, out, err = render(capsys, "-f", secret, "-f", str(moved), "--allow-insecure-http")
+    assert code == 0, err
+    names = {d["metadata"]["name"] for d in yaml.safe_load_all(out)}
+    assert names == {
+        "churn.churn-predictor",
+        "churn.churn-survival",
+        "fraud.fraud-detector",
+        "fraud.fraud-model",
+    }
+
+
+def test_a_rejected_token_fails_without_showing_it(
+    manifest: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RENDER_TEST_TOKEN", BAD_TOKEN)
+    code, out, err = render(
+        capsys, "-f", str(manifest), "--allow-insecure-http", "--token-env", "RENDER_TEST_TOKEN"
+    )
+    assert (code, out) == (1, "")
+    assert "listing the catalog failed (Unauthorized)" in err
+    assert BAD_TOKEN not in err
+
+
+def test_missing_token(
+    manifest: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MODELSYNC_TOKEN", raising=False)
+    code, out, err = render(capsys, "-f", str(manifest), "--allow-insecure-http")
+    assert (code, out) == (2, "")
+    assert "no catalog token: set $MODELSYNC_TOKEN" in err
+
+
+def test_plain_http_is_refused_by_default(
+    manifest: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELSYNC_TOKEN", "anything")
+    code, _, err = render(capsys, "-f", str(manifest))
+    assert code == 2
+    assert "plain http needs --allow-insecure-http" in err
+
+
+def test_invalid_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELSYNC_TOKEN", "anything")
+    path = tmp_path / "bad.yaml"
+    path.write_text(sync_yaml("https://example.com", select={"namePattern": "(["}))
+    code, _, err = render(capsys, "-f", str(path))
+    assert code == 2
+    assert "invalid spec: spec.select.namePattern: invalid regular expression" in err
+
+
+def test_unreachable_catalog(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MODELSYNC_TOKEN", "anything")
+    path = tmp_path / "sync.yaml"
+    path.write_text(sync_yaml(f"http://127.0.0.1:{port}"))
+    code, out, err = render(
+        capsys, "-f", str(path), "--allow-insecure-http", "--catalog-attempts", "1"
+    )
+    assert (code, out) == (1, "")
+    assert "listing the catalog failed (CatalogUnavailable)" in err
+
+
+def test_unreadable_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = render(capsys, "-f", str(tmp_path / "missing.yaml"))
+    assert code == 2
+    assert "cannot read" in err
+    assert "missing.yaml" in err
