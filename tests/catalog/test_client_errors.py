@@ -135,7 +135,7 @@ async def test_429_forever_raises_rate_limited_with_retry_after(
 
 async def test_connection_refused_is_a_transport_failure() -> None:
     sleep = RecordingSleep()
-    statuses: list[int] = []
+    statuses: list[int | None] = []
     client = CatalogClient(
         f"http://127.0.0.1:{closed_port()}",
         "token",
@@ -150,7 +150,7 @@ async def test_connection_refused_is_a_transport_failure() -> None:
     assert caught.value.status_code is None
     assert "cannot connect" in str(caught.value)
     assert len(sleep.delays) == FAST_RETRY.attempts - 1
-    assert statuses == []  # no response, no metric
+    assert statuses == [None] * FAST_RETRY.attempts  # no status: one transport error each
 
 
 async def test_timeout_is_retried_then_succeeds(catalog_server: CatalogSandbox) -> None:
