@@ -59,6 +59,11 @@ def register(registry: kopf.OperatorRegistry, runtime: OperatorRuntime) -> None:
     async def cleanup(**_: Any) -> None:
         await runtime.shutdown()
 
+    @kopf.on.probe(id="leader", registry=registry)
+    def leader(**_: Any) -> bool:
+        """Shown by the liveness endpoint: does this replica run the syncs?"""
+        return runtime.leading
+
     @kopf.on.event(GROUP, VERSION, PLURAL_SYNC, registry=registry)
     async def sync_event(event: kopf.RawEvent, **_: Any) -> None:
         await runtime.sync_event(event.get("type"), event["object"])

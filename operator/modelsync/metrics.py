@@ -101,6 +101,12 @@ class OperatorMetrics:
             ["verb", "resource", "code"],
             registry=r,
         )
+        self.leader = Gauge(
+            "modelsync_leader",
+            "1 while this replica leads (holds the leader election Lease, or runs without "
+            "leader election) and runs the sync loops; 0 on a standby.",
+            registry=r,
+        )
         self.kube_writes = Counter(
             "modelsync_kube_writes",
             "Successful Kubernetes writes (create, update, patch, delete) by verb and resource.",
@@ -132,6 +138,9 @@ class OperatorMetrics:
         self.kube_requests.labels(verb, resource, _code(status)).inc()
         if verb in WRITE_VERBS and status is not None and 200 <= status <= 299:
             self.kube_writes.labels(verb, resource).inc()
+
+    def leader_changed(self, leading: bool) -> None:
+        self.leader.set(1 if leading else 0)
 
     def sync_forgotten(self, namespace: str, name: str) -> None:
         """The ModelCatalogSync is gone: drop its series (they would report stale values)."""

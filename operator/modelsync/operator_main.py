@@ -1,7 +1,10 @@
-"""Start the operator: Kopf settings, the handler registry and the runtime, in one event loop.
+"""Start the operator: Kopf settings, the handler registry, the runtime and (optionally) leader
+election, in one event loop.
 
 Kopf is told to stay silent and stateless: no Kubernetes Events for handler results, no
-finalizers, no progress or diff-base annotations (only watching handlers are registered).
+finalizers, no progress or diff-base annotations (only watching handlers are registered),
+and no peering (always standalone): replicas coordinate through a Lease instead, which,
+unlike Kopf's peering, also stops the operator's own sync loops on a standby.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import kopf
 
 from modelsync.api.constants import GROUP, LABEL_MANAGED_BY, MANAGED_BY_VALUE, PLURAL_MODELREF
 from modelsync.handlers import register
-from modelsync.kube.client import load_configuration
+from modelsync.kube.client import KubeApi, load_configuration
 from modelsync.runtime.app import OperatorRuntime
 from modelsync.runtime.config import OperatorConfig
+from modelsync.runtime.leader import LeaderElectionConfig, LeaderElector
 from modelsync.runtime.observers import SyncObserver
 
 __all__ = ["KopfOptions", "kopf_settings", "run_operator"]
@@ -28,22 +32,24 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class KopfOptions:
-    """How this process joins the cluster. No namespaces: all namespaces (cluster-wide)."""
+    """How this process joins the cluster. No namespaces: all namespaces (cluster-wide).
+
+    `leader_election`: None runs the sync loops at once (a single replica); otherwise they
+    run only while this process holds that Lease. `standalone` is ignored (Kopf always runs
+    standalone) and only kept for existing callers.
+    """
 
     namespaces: Sequence[str] = ()
-    standalone: bool = False
-    peering_name: str | None = None
-    priority: int = 0
+    standalone: bool = True
     liveness_endpoint: str | None = None
     kubeconfig: str | None = None
     context: str | None = None
+    leader_election: LeaderElectionConfig | None = None
 
 
 def kopf_settings(options: KopfOptions) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     settings.posting.enabled = False  # our own Events only; Kopf would post handler results
-    settings.peering.priority = options.priority
-    settings.peering.clusterwide = not options.namespaces
     # Server-side filter: only ModelRefs the operator manages are watched.
     settings.watching.label_selectors[GROUP, PLURAL_MODELREF] = (
         f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
@@ -62,24 +68,38 @@ async def run_operator(
 ) -> None:
     """Run until stopped (SIGINT/SIGTERM in the main thread, or `stop_flag`)."""
     configuration = load_configuration(options.kubeconfig, options.context)
-    runtime = OperatorRuntime(config, configuration, observer)
+    election = options.leader_election
+    runtime = OperatorRuntime(config, configuration, observer, leading=election is None)
     registry = kopf.OperatorRegistry()
     register(registry, runtime)
-    if options.peering_name is not None:
-        standalone: bool | None = False
-    else:
-        standalone = True if options.standalone else None  # None: peer if peering CRDs exist
+    elector: LeaderElector | None = None
+    lease_api: KubeApi | None = None
+    if election is not None:
+        # Its own connection and threads: renewals never queue behind the syncs' requests.
+        # Not counted in the request metrics, which stay those of the syncs (0 writes when
+        # nothing changed); modelsync_leader and the log tell how the election goes.
+        lease_api = KubeApi(
+            load_configuration(options.kubeconfig, options.context),
+            max_workers=2,
+            request_timeout=election.timing.renew_deadline,
+        )
+        elector = LeaderElector(
+            lease_api,
+            election,
+            on_started=runtime.start_leading,
+            on_stopped=runtime.stop_leading,
+        )
     logger.info(
         "modelsync operator starting (%s)",
         "namespaces " + ", ".join(options.namespaces) if options.namespaces else "all namespaces",
     )
     try:
+        if elector is not None:
+            elector.start()
         await kopf.operator(
             registry=registry,
             settings=kopf_settings(options),
-            standalone=standalone,
-            peering_name=options.peering_name,
-            priority=options.priority,
+            standalone=True,
             clusterwide=not options.namespaces,
             namespaces=list(options.namespaces),
             liveness_endpoint=options.liveness_endpoint,
@@ -87,4 +107,8 @@ async def run_operator(
             ready_flag=ready_flag,
         )
     finally:
-        await runtime.shutdown()
+        await runtime.shutdown()  # every loop stopped before the Lease is given up
+        if elector is not None:
+            await elector.stop()
+        if lease_api is not None:
+            lease_api.close()

@@ -22,7 +22,6 @@ import yaml
 
 from modelsync.api.constants import API_VERSION, KIND_SYNC
 from modelsync.api.sync import ModelCatalogSyncSpec, SecretKeySelector, parse_spec
-from modelsync.api.timestamps import format_time
 from modelsync.catalog import (
     CatalogClient,
     CatalogError,
@@ -310,10 +309,11 @@ def rendered_modelrefs(plan: SyncPlan, *, with_status: bool = True) -> list[Json
     return docs
 
 
-def header(target: RenderTarget, result: RenderResult, now: datetime, count: int) -> list[str]:
+def header(target: RenderTarget, result: RenderResult, count: int) -> list[str]:
+    # No time stamp: the same catalog renders to the same bytes (clean Git diffs with --no-status).
     return [
         f"ModelRefs of {KIND_SYNC} {target.namespace}/{target.name}, "
-        f"rendered by `modelsync render` at {format_time(now)}",
+        "rendered by `modelsync render`",
         f"from {target.spec.catalog.url}: {len(result.listing.models)} models listed, "
         f"{count} ModelRefs.",
         "No ownerReferences: the ModelCatalogSync's uid exists only in a cluster. Applied as",

@@ -137,5 +137,5 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     docs = rendered_modelrefs(result.plan, with_status=not args.no_status)
-    sys.stdout.write(to_yaml(docs, header(target, result, now, len(docs))))
+    sys.stdout.write(to_yaml(docs, header(target, result, len(docs))))
     return 0

@@ -6,12 +6,25 @@ import argparse
 import logging
 import urllib.parse
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-__all__ = ["DEFAULT_LIVENESS", "DEFAULT_METRICS_PORT", "add_arguments", "endpoint_clash", "run"]
+if TYPE_CHECKING:
+    from modelsync.runtime.leader import LeaderElectionConfig
+
+__all__ = [
+    "DEFAULT_LEASE_NAME",
+    "DEFAULT_LIVENESS",
+    "DEFAULT_METRICS_PORT",
+    "add_arguments",
+    "endpoint_clash",
+    "leader_election_config",
+    "run",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_METRICS_PORT = 8080
+DEFAULT_LEASE_NAME = "modelsync-leader"  # = runtime.leader.DEFAULT_LEASE_NAME (checked by a test)
 DEFAULT_LIVENESS = "http://0.0.0.0:8081/healthz"
 
 _EPILOG = (
@@ -31,6 +44,14 @@ def _duration(text: str) -> float:
     if value <= timedelta(0):
         raise argparse.ArgumentTypeError(f"{text!r} must be positive")
     return value.total_seconds()
+
+
+def _lease_name(text: str) -> str:
+    from modelsync.api.naming import is_dns1123_subdomain
+
+    if not is_dns1123_subdomain(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid object name")
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -99,19 +120,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="watch all namespaces (the default)",
     )
-    peers = cluster.add_mutually_exclusive_group()
-    peers.add_argument(
+
+    election = parser.add_argument_group(
+        "leader election",
+        "Replicas elect one leader through a coordination.k8s.io/v1 Lease; only the leader "
+        "runs syncs and drift repair, standbys keep watching and take over when its Lease "
+        "expires (at once when it shuts down cleanly).",
+    )
+    election.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="take part in leader election (default on; --no-leader-elect: sync at once, "
+        "for a single replica only)",
+    )
+    election.add_argument(
         "--standalone",
-        action="store_true",
-        help="run without peering (only one replica may run)",
+        dest="leader_elect",
+        action="store_false",
+        help="same as --no-leader-elect",
     )
-    peers.add_argument(
-        "--peering",
+    election.add_argument(
+        "--leader-election-namespace",
+        metavar="NS",
+        help="namespace of the Lease (default: $POD_NAMESPACE, else the pod's own namespace, "
+        "else 'default')",
+    )
+    election.add_argument(
+        "--leader-election-id",
+        type=_lease_name,
+        default=DEFAULT_LEASE_NAME,
         metavar="NAME",
-        help="Kopf peering object shared by replicas: one active at a time (requires the "
-        "kopf.dev peering CRDs); default: peer if the 'default' peering object exists",
+        help=f"name of the Lease (default {DEFAULT_LEASE_NAME})",
     )
-    cluster.add_argument("--priority", type=int, default=0, help="peering priority")
+    election.add_argument(
+        "--leader-election-lease-duration",
+        type=_duration,
+        default=15.0,
+        metavar="DURATION",
+        help="how long standbys wait after the last renewal before taking over (default 15s)",
+    )
+    election.add_argument(
+        "--leader-election-renew-deadline",
+        type=_duration,
+        default=10.0,
+        metavar="DURATION",
+        help="how long the leader keeps trying to renew before it stops syncing (default "
+        "10s; shorter than the lease duration)",
+    )
+    election.add_argument(
+        "--leader-election-retry-period",
+        type=_duration,
+        default=2.0,
+        metavar="DURATION",
+        help="how often the Lease is read and renewed (default 2s)",
+    )
 
     ops = parser.add_argument_group("operations")
     ops.add_argument(
@@ -191,6 +254,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def leader_election_config(args: argparse.Namespace) -> LeaderElectionConfig | None:
+    """The election settings from the flags (None: --no-leader-elect); ValueError when the
+    durations do not fit together."""
+    from modelsync.runtime.election import ElectionTiming
+    from modelsync.runtime.leader import LeaderElectionConfig, default_namespace
+
+    if not args.leader_elect:
+        return None
+    return LeaderElectionConfig(
+        namespace=args.leader_election_namespace or default_namespace(),
+        name=args.leader_election_id,
+        timing=ElectionTiming(
+            lease_duration=args.leader_election_lease_duration,
+            renew_deadline=args.leader_election_renew_deadline,
+            retry_period=args.leader_election_retry_period,
+        ),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -220,17 +302,16 @@ def run(args: argparse.Namespace) -> int:
             status_heartbeat=args.status_heartbeat,
             catalog_attempts=args.catalog_attempts,
         )
+        election = leader_election_config(args)
     except ValueError as exc:
         print(f"modelsync run: {exc}")
         return 2
     options = KopfOptions(
         namespaces=tuple(args.namespaces),
-        standalone=args.standalone,
-        peering_name=args.peering,
-        priority=args.priority,
         liveness_endpoint=args.liveness or None,
         kubeconfig=args.kubeconfig,
         context=args.context,
+        leader_election=election,
     )
     metrics = OperatorMetrics(process_metrics=True)
     server: MetricsServer | None = None

@@ -36,7 +36,6 @@ CLUSTER_SCOPED_KINDS = frozenset(
         "CustomResourceDefinition",
         "ClusterRole",
         "ClusterRoleBinding",
-        "ClusterKopfPeering",
     }
 )
 
@@ -92,7 +91,7 @@ def find_one(objects: Iterable[Manifest], kind: str, name: str | None = None) ->
 
 def container(objects: Iterable[Manifest]) -> Manifest:
     """The operator container of the operator workload."""
-    workload = find_one(objects, "StatefulSet", "modelsync")
+    workload = find_one(objects, "Deployment", "modelsync")
     (only,) = workload["spec"]["template"]["spec"]["containers"]
     assert isinstance(only, dict)
     return only

@@ -11,7 +11,8 @@ arguments (literals or module-level constants). Anything the checker cannot reso
 error, never silently skipped.
 
 The Kopf side is derived from the registered handlers (`@kopf.on.*` in handlers.py) and
-Kopf's own machinery (peering, CRD observation), per its source.
+Kopf's own machinery (CRD observation, namespace observation), per its source; Kopf runs
+standalone (no peering), which test_rbac checks in operator_main.py.
 """
 
 from __future__ import annotations
@@ -359,17 +360,15 @@ def kopf_handler_permissions(source: str, names: Mapping[str, Any]) -> set[Permi
 
 
 def kopf_framework_permissions(*, clusterwide: bool, posting: bool) -> set[Permission]:
-    """What Kopf itself does, per its source (kopf/_core/engines/peering.py,
-    kopf/_core/reactor/observation.py, kopf/_core/engines/posting.py).
+    """What a standalone Kopf itself does, per its source (kopf/_core/reactor/observation.py,
+    kopf/_core/engines/posting.py).
 
-    Peering: list/watch of the peering resource, merge patch of the peering object (no status
-    subresource). CRDs: list/watch, to notice resources appearing at run time. Namespaces:
-    list/watch only for namespace-restricted operators (to match --namespace patterns).
+    CRDs: list/watch, to notice resources appearing at run time. Namespaces: list/watch only
+    for namespace-restricted operators (to match --namespace patterns). No peering: the
+    operator runs Kopf standalone and elects its leader with a Lease of its own.
     """
-    peering = "clusterkopfpeerings" if clusterwide else "kopfpeerings"
-    found = {Permission("kopf.dev", peering, v) for v in ("list", "watch", "patch")}
     crds = ("apiextensions.k8s.io", "customresourcedefinitions")
-    found |= {Permission(*crds, v) for v in ("list", "watch")}
+    found = {Permission(*crds, v) for v in ("list", "watch")}
     if not clusterwide:
         found |= {Permission("", "namespaces", v) for v in ("list", "watch")}
     if posting:

@@ -30,7 +30,7 @@ from deploy.manifests import (
 )
 from modelsync.run_cli import add_arguments, endpoint_clash
 
-# Oldest supported (the StatefulSet pod-index label is there from 1.28) and newest known.
+# An older supported release and the newest known.
 KUBERNETES_VERSIONS = ("1.28.0", kubernetes_validate.latest_version())
 # Kinds from CRDs that are not ours to ship: checked for shape only.
 EXTERNAL_KINDS = {("monitoring.coreos.com", "ServiceMonitor")}
@@ -155,27 +155,40 @@ def _parse_run_args(args: list[str], env_names: set[str]) -> argparse.Namespace:
 @pytest.mark.parametrize("path", ["deploy/base", "deploy/overlays/namespaced"])
 def test_workload_args_are_accepted_by_modelsync_run(path: str) -> None:
     objects = render(path)
+    workload = find_one(objects, "Deployment", "modelsync")
     main = container(objects)
     env = {e["name"]: e for e in main["env"]}
     args = _parse_run_args(main["args"], set(env))
-    # Equal peering priorities pause every replica: each takes its pod index.
-    assert "--priority=$(POD_INDEX)" in main["args"]
-    assert env["POD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == (
-        "metadata.labels['apps.kubernetes.io/pod-index']"
-    )
-    assert env["POD_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
-    assert args.peering
-    assert not args.standalone
-    kind = "ClusterKopfPeering" if not args.namespaces else "KopfPeering"
-    peerings = list(find(objects, kind, args.peering))
+    # Leader election: identity from the pod name, the Lease in the pod's own namespace.
+    assert args.leader_elect
+    assert "--leader-elect" in main["args"]
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert args.leader_election_namespace is None  # so $POD_NAMESPACE decides
+    lease_rules = [
+        (role, rule)
+        for role in find(objects, "Role")
+        for rule in role["rules"]
+        if "leases" in rule["resources"]
+    ]
+    assert {role["metadata"]["namespace"] for role, _ in lease_rules} == {
+        workload["metadata"]["namespace"]
+    }
+    named = [rule for _, rule in lease_rules if "resourceNames" in rule]
+    assert named
+    assert all(rule["resourceNames"] == [args.leader_election_id] for rule in named)
     if args.namespaces:
-        assert {p["metadata"]["namespace"] for p in peerings} == set(args.namespaces)
-        assert not list(find(objects, "ClusterKopfPeering"))
-        roles = {r["metadata"]["namespace"] for r in find(objects, "Role")}
-        bindings = {b["metadata"]["namespace"] for b in find(objects, "RoleBinding")}
-        assert roles == bindings == set(args.namespaces)
-    else:
-        assert len(peerings) == 1
+        watched = {
+            r["metadata"]["namespace"]
+            for r in find(objects, "Role")
+            if r["metadata"]["name"] == "modelsync-operator"
+        }
+        bindings = {
+            b["metadata"]["namespace"]
+            for b in find(objects, "RoleBinding")
+            if b["metadata"]["name"] == "modelsync-operator"
+        }
+        assert watched == bindings == set(args.namespaces)
 
 
 def test_probes_hit_the_liveness_endpoint_and_metrics_are_served() -> None:
@@ -196,8 +209,7 @@ def test_probes_hit_the_liveness_endpoint_and_metrics_are_served() -> None:
     assert port["targetPort"] == "http-metrics"
     assert ports["http-metrics"] == args.metrics_port
     assert args.metrics_host == "0.0.0.0"  # noqa: S104 - scraped from outside the pod
-    workload = find_one(objects, "StatefulSet", "modelsync")
-    assert workload["spec"]["serviceName"] == service["metadata"]["name"]
+    workload = find_one(objects, "Deployment", "modelsync")
     selector = workload["spec"]["selector"]["matchLabels"]
     assert service["spec"]["selector"] == selector
     pdb = find_one(objects, "PodDisruptionBudget")
@@ -206,10 +218,15 @@ def test_probes_hit_the_liveness_endpoint_and_metrics_are_served() -> None:
 
 def test_workload_is_hardened() -> None:
     objects = render("deploy/base")
-    workload = find_one(objects, "StatefulSet", "modelsync")
+    workload = find_one(objects, "Deployment", "modelsync")
     pod = workload["spec"]["template"]["spec"]
     main = container(objects)
     assert workload["spec"]["replicas"] == 2
+    # A new pod is up (as a standby) before an old one stops and hands over the Lease.
+    assert workload["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
     assert pod["serviceAccountName"] == "modelsync"
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 65532

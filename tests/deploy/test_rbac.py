@@ -1,7 +1,9 @@
-"""RBAC grants exactly what the operator's code and Kopf use; Secrets are get-only."""
+"""RBAC grants exactly what the operator's code and Kopf use; Secrets are get-only; Leases
+only in the operator's namespace, and only its own Lease by name."""
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Any
 import pytest
 
 import modelsync.handlers
-from deploy.manifests import ROOT, Manifest, find, find_one, render
+from deploy.manifests import ROOT, Manifest, container, find, render
 from deploy.rbac_usage import (
     Permission,
     UnresolvedCall,
@@ -22,11 +24,14 @@ from deploy.rbac_usage import (
     permissions_in_source,
 )
 from modelsync.api.constants import GROUP, PLURAL_MODELREF, PLURAL_SYNC, VERSION
+from modelsync.kube.leases import LEASE_GROUP
 from modelsync.operator_main import KopfOptions, kopf_settings
+from modelsync.run_cli import DEFAULT_LEASE_NAME
 
 PACKAGE = ROOT / "operator" / "modelsync"
 SERVICE_ACCOUNT = {"kind": "ServiceAccount", "name": "modelsync", "namespace": "modelsync-system"}
-CLUSTER_SCOPED = frozenset({"customresourcedefinitions", "namespaces", "clusterkopfpeerings"})
+OPERATOR_NAMESPACE = "modelsync-system"
+CLUSTER_SCOPED = frozenset({"customresourcedefinitions", "namespaces"})
 CONSTANTS: dict[str, Any] = {
     "GROUP": GROUP,
     "VERSION": VERSION,
@@ -75,6 +80,14 @@ def _grants(roles: list[Manifest]) -> set[Permission]:
     return granted_permissions(rule for role in roles for rule in role["rules"])
 
 
+def _is_lease(permission: Permission) -> bool:
+    return (permission.group, permission.resource) == (LEASE_GROUP, "leases")
+
+
+def _in_namespace(roles: list[Manifest], namespace: str) -> list[Manifest]:
+    return [r for r in roles if r["metadata"].get("namespace") == namespace]
+
+
 def _difference_report(needed: set[Permission], granted: set[Permission]) -> str:
     missing = sorted(needed - granted)
     extra = sorted(granted - needed)
@@ -93,6 +106,25 @@ def test_the_scan_finds_the_operators_calls() -> None:
     assert Permission(GROUP, f"{PLURAL_MODELREF}/status", "patch") in found
     assert Permission(GROUP, PLURAL_MODELREF, "create") in found
     assert Permission("", "events", "create") in found
+    for verb in ("get", "create", "update"):  # leader election
+        assert Permission(LEASE_GROUP, "leases", verb) in found
+
+
+def test_kopf_runs_standalone() -> None:
+    """The Kopf permissions above assume no peering: operator_main must say standalone=True."""
+    tree = ast.parse(_source(PACKAGE / "operator_main.py"))
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "kopf.operator"
+    ]
+    assert calls
+    for call in calls:
+        keywords = {kw.arg: kw.value for kw in call.keywords}
+        standalone = keywords.get("standalone")
+        assert isinstance(standalone, ast.Constant)
+        assert standalone.value is True
+        assert "peering_name" not in keywords
 
 
 def test_kopf_watches_the_handled_resources() -> None:
@@ -108,10 +140,22 @@ def test_kopf_watches_the_handled_resources() -> None:
 def test_cluster_role_grants_exactly_what_is_used() -> None:
     objects = render("deploy/base")
     roles = _bound_rules(objects, "ClusterRole", "ClusterRoleBinding")
-    assert not _bound_rules(objects, "Role", "RoleBinding")
     want = set(needed(clusterwide=True))
     granted = _grants(roles)
-    assert granted == want, _difference_report(want, granted)
+    cluster_want = {p for p in want if not _is_lease(p)}
+    assert granted == cluster_want, _difference_report(cluster_want, granted)
+    _check_leader_election_role(objects, want)
+
+
+def _check_leader_election_role(objects: list[Manifest], want: set[Permission]) -> None:
+    """Leases are granted by Roles in the operator's namespace and nowhere else."""
+    roles = _bound_rules(objects, "Role", "RoleBinding")
+    lease_want = {p for p in want if _is_lease(p)}
+    assert lease_want
+    granted = _grants(_in_namespace(roles, OPERATOR_NAMESPACE))
+    assert granted == lease_want, _difference_report(lease_want, granted)
+    elsewhere = [r for r in roles if r["metadata"].get("namespace") != OPERATOR_NAMESPACE]
+    assert not any(_is_lease(p) for p in _grants(elsewhere))
 
 
 def test_namespaced_overlay_grants_per_namespace_what_is_used() -> None:
@@ -120,33 +164,38 @@ def test_namespaced_overlay_grants_per_namespace_what_is_used() -> None:
     cluster_granted = _grants(_bound_rules(objects, "ClusterRole", "ClusterRoleBinding"))
     cluster_want = {p for p in want if p.resource in CLUSTER_SCOPED}
     assert cluster_granted == cluster_want, _difference_report(cluster_want, cluster_granted)
+    _check_leader_election_role(objects, want)
 
     roles = _bound_rules(objects, "Role", "RoleBinding")
-    namespaces = {r["metadata"]["namespace"] for r in roles}
+    namespaces = {r["metadata"]["namespace"] for r in roles} - {OPERATOR_NAMESPACE}
     assert namespaces, "no watched namespace"
-    namespaced_want = want - cluster_want
+    namespaced_want = {p for p in want - cluster_want if not _is_lease(p)}
     for namespace in sorted(namespaces):
-        granted = _grants([r for r in roles if r["metadata"]["namespace"] == namespace])
+        granted = _grants(_in_namespace(roles, namespace))
         assert granted == namespaced_want, f"{namespace}:\n" + _difference_report(
             namespaced_want, granted
         )
 
 
 @pytest.mark.parametrize("path", ["deploy/base", "deploy/overlays/namespaced"])
-def test_secrets_are_get_only_and_peering_patches_are_by_name(path: str) -> None:
+def test_secrets_are_get_only_and_lease_access_is_by_name(path: str) -> None:
     objects = render(path)
-    peering = find_one(objects, "StatefulSet", "modelsync")["spec"]["template"]["spec"]
-    args = peering["containers"][0]["args"]
-    peering_name = next(a.split("=", 1)[1] for a in args if a.startswith("--peering="))
+    main = container(objects)
+    lease_name = next(
+        (a.split("=", 1)[1] for a in main["args"] if a.startswith("--leader-election-id=")),
+        DEFAULT_LEASE_NAME,
+    )
     for role in [*find(objects, "ClusterRole"), *find(objects, "Role")]:
         for rule in role["rules"]:
             if "secrets" in rule["resources"] and "" in rule["apiGroups"]:
                 assert rule["verbs"] == ["get"], role["metadata"]["name"]
-            if {"clusterkopfpeerings", "kopfpeerings"} & set(rule["resources"]):
-                if "patch" in rule["verbs"]:
-                    assert rule.get("resourceNames") == [peering_name]
-                else:
+            if "leases" in rule["resources"]:
+                assert role["kind"] == "Role"
+                assert role["metadata"]["namespace"] == OPERATOR_NAMESPACE
+                if rule["verbs"] == ["create"]:  # RBAC cannot restrict create by name
                     assert "resourceNames" not in rule
+                else:
+                    assert rule["resourceNames"] == [lease_name], rule
 
 
 # -- the checker itself ----------------------------------------------------------------

@@ -41,8 +41,10 @@ CATALOG_TOKEN = "tok-e2e-7f3c9a1d5b"
 SECRET_NAME = "tfy-api"
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
+# One operator per cluster: no leader election, so a killed-and-restarted operator syncs at
+# once instead of waiting for its old Lease to expire (test_leader_election covers it).
 OPERATOR_FLAGS = (
-    "--standalone",
+    "--no-leader-elect",
     "--allow-insecure-http",
     "--secret-check-interval=300ms",
     "--catalog-attempts=1",
@@ -64,15 +66,27 @@ def metrics_flags(port: int) -> tuple[str, ...]:
 class OperatorProcess:
     """`modelsync run` as a subprocess, its output appended to one log file."""
 
-    def __init__(self, kubeconfig: Path, log_path: Path, flags: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log_path: Path,
+        flags: tuple[str, ...],
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.flags = flags
+        self.env = dict(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     def start(self) -> None:
-        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), PYTHONUNBUFFERED="1")
+        env = {
+            **os.environ,
+            **self.env,
+            "KUBECONFIG": str(self.kubeconfig),
+            "PYTHONUNBUFFERED": "1",
+        }
         env.pop(E2E_KUBECONFIG_ENV, None)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(

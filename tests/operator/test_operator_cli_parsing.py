@@ -27,8 +27,14 @@ def run_parser() -> argparse.ArgumentParser:
 def test_run_defaults() -> None:
     args = run_parser().parse_args([])
     assert args.namespaces == []
-    assert not args.standalone
-    assert args.peering is None
+    assert args.leader_elect
+    assert args.leader_election_namespace is None
+    assert args.leader_election_id == "modelsync-leader"
+    assert (
+        args.leader_election_lease_duration,
+        args.leader_election_renew_deadline,
+        args.leader_election_retry_period,
+    ) == (15.0, 10.0, 2.0)
     assert (args.max_concurrent_syncs, args.max_concurrent_writes) == (4, 16)
     assert (args.default_interval, args.secret_check_interval, args.status_heartbeat) == (
         300.0,
@@ -42,7 +48,7 @@ def test_run_defaults() -> None:
 def test_run_flags() -> None:
     args = run_parser().parse_args(
         [
-            "-n", "ml", "--namespace", "ml-*", "--standalone", "--liveness",
+            "-n", "ml", "--namespace", "ml-*", "--no-leader-elect", "--liveness",
             "http://0.0.0.0:8080/healthz", "--log-format", "json", "--allowed-hosts",
             "https://*.truefoundry.com,http://127.0.0.1:*", "--default-interval", "1m30s",
             "--secret-check-interval", "500ms", "--status-heartbeat", "1h",
@@ -50,6 +56,7 @@ def test_run_flags() -> None:
         ]
     )  # fmt: skip
     assert args.namespaces == ["ml", "ml-*"]
+    assert not args.leader_elect
     assert args.default_interval == 90.0
     assert args.secret_check_interval == 0.5
     assert args.status_heartbeat == 3600.0
@@ -62,7 +69,10 @@ def test_run_flags() -> None:
         ["--secret-check-interval", "soon"],
         ["--default-interval", "0s"],
         ["--max-concurrent-writes", "0"],
-        ["--standalone", "--peering", "default"],
+        ["--peering", "default"],
+        ["--priority", "1"],
+        ["--leader-election-id", "Not_A_Name"],
+        ["--leader-election-retry-period", "0s"],
         ["--namespace", "a", "--all-namespaces"],
         ["--log-format", "xml"],
     ],
@@ -71,6 +81,58 @@ def test_run_rejects_bad_flags(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         run_parser().parse_args(argv)
     assert exited.value.code == 2
+
+
+def test_leader_election_flags() -> None:
+    args = run_parser().parse_args(
+        [
+            "--leader-elect", "--leader-election-namespace", "ops", "--leader-election-id",
+            "ms.lock", "--leader-election-lease-duration", "2s",
+            "--leader-election-renew-deadline", "1.5s", "--leader-election-retry-period",
+            "300ms",
+        ]
+    )  # fmt: skip
+    assert args.leader_elect
+    assert (args.leader_election_namespace, args.leader_election_id) == ("ops", "ms.lock")
+    assert (
+        args.leader_election_lease_duration,
+        args.leader_election_renew_deadline,
+        args.leader_election_retry_period,
+    ) == (2.0, 1.5, 0.3)
+    assert not run_parser().parse_args(["--standalone"]).leader_elect  # the old spelling
+
+
+def test_the_default_lease_name_is_the_runtimes() -> None:
+    from modelsync.runtime.leader import DEFAULT_LEASE_NAME
+
+    assert run_cli.DEFAULT_LEASE_NAME == DEFAULT_LEASE_NAME
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--leader-election-lease-duration", "10s"],  # not longer than the renew deadline
+        ["--leader-election-renew-deadline", "2s"],  # not longer than 1.2 x the retry period
+    ],
+)
+def test_inconsistent_leader_election_durations_are_refused(argv: list[str]) -> None:
+    with pytest.raises(ValueError, match="leader election"):
+        run_cli.leader_election_config(run_parser().parse_args(argv))
+
+
+def test_leader_election_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POD_NAMESPACE", "ops")
+    monkeypatch.setenv("POD_NAME", "modelsync-5d9f-abcde")
+    config = run_cli.leader_election_config(run_parser().parse_args([]))
+    assert config is not None
+    assert (config.namespace, config.name) == ("ops", "modelsync-leader")
+    assert config.identity.startswith("modelsync-5d9f-abcde_")
+    other = run_cli.leader_election_config(run_parser().parse_args([]))
+    assert other is not None
+    assert other.identity != config.identity  # a restarted process is a new holder
+    flagged = run_parser().parse_args(["--leader-election-namespace", "elsewhere"])
+    assert (run_cli.leader_election_config(flagged) or config).namespace == "elsewhere"
+    assert run_cli.leader_election_config(run_parser().parse_args(["--no-leader-elect"])) is None
 
 
 def test_reconcile_flags() -> None:

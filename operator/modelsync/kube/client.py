@@ -20,14 +20,26 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from modelsync.kube.errors import KubeConfigError, error_from_status
+from modelsync.kube.errors import KubeConfigError, KubeWriteFenced, error_from_status
 
-__all__ = ["KubeApi", "RequestObserver", "load_configuration"]
+__all__ = [
+    "WRITE_VERBS",
+    "KubeApi",
+    "RequestObserver",
+    "WriteGate",
+    "current_namespace",
+    "load_configuration",
+    "service_account_namespace",
+]
 
 T = TypeVar("T")
 
 # (verb, resource, HTTP status or None when no response came back)
 RequestObserver = Callable[[str, str, int | None], None]
+# Asked on the request's thread right before a write is sent; False: do not send it.
+WriteGate = Callable[[], bool]
+
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 _IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 
@@ -77,6 +89,7 @@ class KubeApi:
         max_workers: int = 16,
         request_timeout: float = 30.0,
         on_request: RequestObserver | None = None,
+        may_write: WriteGate | None = None,
     ) -> None:
         # One pooled connection per worker thread, plus slack for the occasional read.
         configuration.connection_pool_maxsize = max(max_workers + 4, 8)
@@ -88,6 +101,7 @@ class KubeApi:
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kube")
         self._request_timeout = request_timeout
         self._on_request = on_request
+        self._may_write = may_write
 
     async def call(
         self,
@@ -101,24 +115,31 @@ class KubeApi:
         """Run `fn(*args, **kwargs)` on the pool; raise a KubeApiError subclass on failure.
 
         `verb`/`resource` feed the request observer (metrics); `action` prefixes error messages,
-        e.g. "create modelrefs ns/name".
+        e.g. "create modelrefs ns/name". A write that the `may_write` gate refuses (checked
+        just before sending, also for calls that waited for a thread) raises KubeWriteFenced
+        and is not sent.
         """
         kwargs.setdefault("_request_timeout", self._request_timeout)
         loop = asyncio.get_running_loop()
+        gate = self._may_write if verb in WRITE_VERBS else None
         status: int | None = None
+        sent = True
         try:
             result = await loop.run_in_executor(
-                self._executor, functools.partial(fn, *args, **kwargs)
+                self._executor, functools.partial(_send, gate, fn, args, kwargs)
             )
             status = 200
             return result
+        except _Fenced:
+            sent = False
+            raise KubeWriteFenced(f"{action}: not sent: writes are fenced off") from None
         except k8s.ApiException as exc:
             status = int(exc.status) if exc.status is not None else None
             raise error_from_status(action, status, exc.body) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise error_from_status(action, None, None) from exc
         finally:
-            if self._on_request is not None:
+            if self._on_request is not None and sent:
                 self._on_request(verb, resource, status)
 
     def close(self) -> None:
@@ -126,7 +147,25 @@ class KubeApi:
         self._api_client.close()  # type: ignore[no-untyped-call]
 
 
+class _Fenced(Exception):
+    pass
+
+
+def _send(gate: WriteGate | None, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
+    if gate is not None and not gate():
+        raise _Fenced
+    return fn(*args, **kwargs)
+
+
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def service_account_namespace() -> str | None:
+    """In a pod: its namespace, from the mounted service account; elsewhere None."""
+    try:
+        return _SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def current_namespace(kubeconfig: str | None = None, context: str | None = None) -> str:
@@ -136,9 +175,7 @@ def current_namespace(kubeconfig: str | None = None, context: str | None = None)
     home_config = Path("~/.kube/config").expanduser()
     path = explicit or (None if os.environ.get(_IN_CLUSTER_ENV) else str(home_config))
     if path is None or (not explicit and not home_config.exists()):
-        if _SERVICE_ACCOUNT_NAMESPACE.exists():
-            return _SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
-        return "default"
+        return service_account_namespace() or "default"
     try:
         contexts, active = k8s_config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
             config_file=path

@@ -17,6 +17,7 @@ __all__ = [
     "KubeInvalid",
     "KubeNotFound",
     "KubeUnavailable",
+    "KubeWriteFenced",
     "error_from_status",
 ]
 
@@ -56,6 +57,14 @@ class KubeForbidden(KubeApiError):
 
 class KubeUnavailable(KubeApiError):
     """5xx, 429 or no HTTP response at all."""
+
+
+class KubeWriteFenced(KubeApiError):
+    """A write that was never sent: this process may not write now (a replica that is not
+    the leader)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=None, reason="NotLeader")
 
 
 def _status_message(body: object) -> tuple[str | None, str | None]:

@@ -1,6 +1,11 @@
 """The operator's state for one process: API connection, limits, and all sync loops.
 
 Kopf-free: handlers.py feeds it watch events, operator_main.py starts it under Kopf.
+
+With leader election the runtime starts as a standby (`leading=False`): it follows the
+watches but runs no sync loop, repairs no drift and sends no write (the API connection's
+write gate is closed) until `start_leading()`; `stop_leading()` closes the gate and stops
+every loop at once.
 """
 
 from __future__ import annotations
@@ -33,19 +38,44 @@ class OperatorRuntime:
         config: OperatorConfig,
         configuration: k8s.Configuration,
         observer: SyncObserver | None = None,
+        *,
+        leading: bool = True,
     ) -> None:
         self.config = config
         self.configuration = configuration
         self.observer: SyncObserver = observer or NullObserver()
+        self.leading = leading
         threads = config.max_concurrent_writes + config.max_concurrent_syncs + 4
-        self.api = KubeApi(configuration, max_workers=threads, on_request=self._on_request)
+        self.api = KubeApi(
+            configuration,
+            max_workers=threads,
+            on_request=self._on_request,
+            may_write=self._may_write,
+        )
         self.writes = asyncio.Semaphore(config.max_concurrent_writes)
         self.slots = asyncio.Semaphore(config.max_concurrent_syncs)
         self.context = RuntimeContext(
             api=self.api, config=config, writes=self.writes, observer=self.observer
         )
-        self.syncs = SyncRegistry(self._new_worker, on_forget=self._forgotten)
+        self.syncs = SyncRegistry(self._new_worker, on_forget=self._forgotten, active=leading)
         self._closed = False
+        self.observer.leader_changed(leading)
+
+    def _may_write(self) -> bool:
+        return self.leading  # read on the API pool's threads: a plain attribute, no lock
+
+    async def start_leading(self) -> None:
+        """This replica now holds the Lease: run every sync loop."""
+        self.leading = True
+        self.observer.leader_changed(True)
+        await self.syncs.activate()
+
+    async def stop_leading(self) -> None:
+        """This replica lost (or gave up) the Lease: no write from now on, every loop
+        stopped (syncs in flight cancelled) before this returns."""
+        self.leading = False
+        self.observer.leader_changed(False)
+        await self.syncs.deactivate()
 
     def _on_request(self, verb: str, resource: str, status: int | None) -> None:
         self.observer.kube_request(verb, resource, status)
@@ -89,6 +119,7 @@ class OperatorRuntime:
 
     async def shutdown(self) -> None:
         """Stop every loop and the API pool; safe to call more than once."""
+        self.leading = False
         await self.syncs.stop_all()
         if not self._closed:
             self._closed = True

@@ -103,6 +103,10 @@ class SyncObserver(Protocol):
 
     def kube_request(self, verb: str, resource: str, status: int | None) -> None: ...
     def sync_forgotten(self, namespace: str, name: str) -> None: ...
+    def leader_changed(self, leading: bool) -> None:
+        """This replica started (True) or stopped (False) leading; also called once at start
+        (True without leader election)."""
+        ...
 
 
 class NullObserver:
@@ -119,6 +123,9 @@ class NullObserver:
         pass
 
     def sync_forgotten(self, namespace: str, name: str) -> None:
+        pass
+
+    def leader_changed(self, leading: bool) -> None:
         pass
 
 

@@ -132,6 +132,7 @@ class SyncRunner:
         self._ctx = ctx
         self._api = ctx.api
         self.desired: Mapping[str, DesiredRef] = {}
+        self.retained_refs = 0  # kept as RemovedFromCatalog (Ready=False), not in `desired`
         self._own_versions: dict[str, deque[str]] = {}
         self._lookups = VersionLookupCache()
         self._foreign: set[str] = set()
@@ -227,6 +228,7 @@ class SyncRunner:
             f.name for f in (*known_foreign, *extra) if f.reason == REASON_OWNED_BY_ANOTHER_SYNC
         }
         self.desired = {n: d for n, d in plan.desired.items() if n not in held_by_others}
+        self.retained_refs = plan.retained_total
         catalog_counts = CatalogCounts(
             models_listed=len(listing.models),
             pages=listing.pages,
@@ -472,7 +474,7 @@ class SyncRunner:
             reason=reason,
             duration=0.0,
             ready_refs=ready,
-            not_ready_refs=len(self.desired) - ready,
+            not_ready_refs=len(self.desired) - ready + self.retained_refs,
             writes=writes,
         )
 

@@ -1,0 +1,62 @@
+"""What one bench run measured (filled in by operator_bench, turned into rows by bench_report)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from operator_process import SyncLine
+from parse_baseline import ParseCost
+from process_stats import Memory
+from spy_profile import Summary
+
+__all__ = ["Options", "Results", "SyncSample"]
+
+
+@dataclass(frozen=True)
+class Options:
+    models: int = 10_000
+    page_size: int = 100
+    max_concurrent_writes: int = 16
+    non_deployable: float = 0.0
+    latency_tries: int = 5
+    steady_syncs: int = 2
+    py_spy: str | None = None
+    workdir: Path | None = None
+    json_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class SyncSample:
+    """One sync as the bench saw it."""
+
+    line: SyncLine
+    started: float  # time.monotonic() just before the trigger
+    wall: float  # trigger -> the operator's log line
+    cpu: float  # operator CPU seconds from the trigger until it was idle again
+    catalog_list_requests: int
+    catalog_version_requests: int
+    catalog_failed: int
+    modelref_lists: int  # logical LISTs of this sync's ModelRefs (first page: no continue)
+    modelref_list_requests: int
+    writes: list[str]  # the operator's writes from the sandbox's request log: "verb res status"
+    wire_writes: int  # write requests through the relay (only the operator uses it)
+    failed_writes: int
+    max_in_flight: int
+    idle: bool  # the operator went idle afterwards (else `cpu` was cut at the timeout)
+
+
+@dataclass
+class Results:
+    options: Options
+    setup_seconds: float = 0.0
+    first: SyncSample | None = None
+    settle: SyncSample | None = None
+    steady: list[SyncSample] = field(default_factory=list)
+    annotated: SyncSample | None = None
+    memory: Memory | None = None
+    parse: ParseCost | None = None
+    latencies: list[float] = field(default_factory=list)
+    latency_writes: list[str] = field(default_factory=list)
+    retry_lines: int = 0
+    profile: Summary | None = None

@@ -1,0 +1,68 @@
+"""A sandbox catalog store that answers large listings quickly.
+
+`CatalogStore` builds the whole filtered listing (a deep copy of every model) for each page
+request and scans every model for a `model_id` version lookup: with 10,000 models one page
+costs about a second of the bench process's CPU, which would swamp what the bench measures.
+This subclass memoizes the listing per filter until the catalog changes and looks versions
+up by model id; what the server answers is unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from modelsync.sandbox.catalog_query import (
+    JsonObject,
+    ModelFilter,
+    VersionFilter,
+    select_versions,
+)
+from modelsync.sandbox.catalog_store import CatalogStore
+
+__all__ = ["IndexedCatalogStore"]
+
+
+class IndexedCatalogStore(CatalogStore):
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._cache_lock = threading.Lock()
+        self._listings: dict[ModelFilter, list[JsonObject]] = {}
+        super().__init__(data)
+
+    def _changed(self) -> None:
+        with self._cache_lock:
+            self._listings.clear()
+
+    def replace(self, data: Mapping[str, Any]) -> None:
+        super().replace(data)
+        self._changed()
+
+    def upsert_model(self, model: Mapping[str, Any]) -> JsonObject:
+        stored = super().upsert_model(model)
+        self._changed()
+        return stored
+
+    def remove_model(self, model_id: str) -> bool:
+        removed = super().remove_model(model_id)
+        self._changed()
+        return removed
+
+    def add_version(self, model_id: str, version: Mapping[str, Any]) -> JsonObject:
+        added = super().add_version(model_id, version)
+        self._changed()
+        return added
+
+    def list_models(self, flt: ModelFilter) -> list[JsonObject]:
+        # Served pages are serialized, never mutated, so one listing can back every page.
+        with self._cache_lock:
+            listing = self._listings.get(flt)
+            if listing is None:
+                listing = self._listings[flt] = super().list_models(flt)
+            return listing
+
+    def list_versions(self, flt: VersionFilter) -> list[JsonObject]:
+        if flt.model_id is None:
+            return super().list_versions(flt)
+        entry = self.model(flt.model_id)
+        return [] if entry is None else select_versions([entry], flt)

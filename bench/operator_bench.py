@@ -1,0 +1,331 @@
+"""Benchmark the operator against the DESIGN section 7 numbers and print them as a table.
+
+    .venv/bin/python bench/operator_bench.py [--models 10000] [--page-size 100]
+
+The sandbox catalog (N generated models), the sandbox API server and a relay that counts
+writes in flight run in this process; the operator runs as `modelsync run` in a subprocess,
+so /proc tells its CPU time and memory alone. Phases: first sync (ModelCatalogSync created),
+two steady-state syncs (token Secret touched: the operator re-reads Secrets and syncs, the
+sync object stays as it is), one steady-state sync by trigger annotation, then trigger
+latency (a new deployable version of one model, then the `modelsync reconcile` merge patch,
+until the ModelRef shows the version). A benchmark, not a test: exits 0 whatever it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+from bench_report import details, figures
+from bench_results import Options, Results, SyncSample
+from figures import as_json, render_table
+from generated_catalog import generate_catalog
+from indexed_catalog import IndexedCatalogStore
+from operator_process import OperatorProcess
+from parse_baseline import fetch_pages, parse_cost
+from process_stats import cpu_seconds, memory, wait_idle
+from sandbox_cluster import NAMESPACE, BenchCluster, sync_manifest
+from spy_profile import Component, SpyRecording, summarize
+
+from modelsync.api.constants import LABEL_SYNC
+from modelsync.sandbox.catalog_server import CatalogSandbox
+
+MIB = 1024 * 1024
+_MODELREF_PAGE = 500  # kube.modelrefs lists in pages of this size (limit/continue)
+
+# Where a steady-state sync's CPU can go, checked in this order (see spy_profile).
+PROFILE_COMPONENTS = [
+    Component("catalog listing (HTTP, JSON decode, pydantic)", "CatalogClient.list_models"),
+    Component("version lookups", "SyncRunner._resolve_versions"),
+    Component("ModelRef LIST (kube client threads: HTTP, JSON decode)", "thread:kube"),
+    Component("ModelRef LIST (awaiting in the loop)", "list_modelrefs"),
+    Component("plan_sync (desired ModelRefs, diff)", "plan_sync"),
+    Component("apply_plan (writes)", "apply_plan"),
+    Component("status and report", "SyncRunner._finish"),
+    Component("rest of the sync pass", "SyncRunner.sync"),
+]
+
+# --- running -------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, options: Options, workdir: Path) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.data = generate_catalog(options.models, non_deployable=options.non_deployable)
+        self.catalog = CatalogSandbox({"models": []})
+        self.catalog.catalog = IndexedCatalogStore(self.data)
+        self.cluster = BenchCluster(workdir)
+        self.operator: OperatorProcess | None = None
+        self.results = Results(options)
+        self._syncs = 0  # sync lines the operator has written so far
+        n = max(options.models, 1)
+        self.first_timeout = 120.0 + 0.1 * n
+        self.sync_timeout = 60.0 + 0.01 * n
+
+    def start(self) -> None:
+        started = time.monotonic()
+        self.catalog.start_in_thread()
+        self.warm_catalog()
+        self.cluster.start()
+        self.cluster.install(self.catalog.token or "")
+        flags = (
+            "--standalone",
+            "--allow-insecure-http",
+            f"--namespace={NAMESPACE}",
+            f"--max-concurrent-writes={self.options.max_concurrent_writes}",
+            "--secret-check-interval=200ms",
+        )
+        self.operator = OperatorProcess(self.cluster.kubeconfig, flags, self.workdir / "op.log")
+        self.operator.start()
+        wait_idle(self.operator.pid, timeout=30)
+        self.results.setup_seconds = time.monotonic() - started
+
+    def stop(self) -> None:
+        if self.operator is not None:
+            self.results.retry_lines = self.operator.retry_lines
+            self.operator.stop()
+        self.cluster.stop()
+        self.catalog.stop_in_thread()
+
+    def warm_catalog(self) -> None:
+        """Build the sandbox's memoized listing now, not inside a measured sync."""
+        params: dict[str, str | int] = {"include_empty_models": "false", "offset": 0, "limit": 1}
+        httpx.get(
+            f"{self.catalog.api_url}/models",
+            params=params,
+            headers=self.catalog.auth_headers,
+            timeout=300,
+        ).raise_for_status()
+        self.catalog.clear_requests()
+
+    # --- one measured sync ---------------------------------------------------------------
+
+    def _measure(
+        self, trigger: Callable[[], object], timeout: float, *, profile: bool = False
+    ) -> SyncSample:
+        """Run `trigger`, wait for the operator's next sync line and for it to be idle."""
+        operator, relay = self.operator, self.cluster.relay
+        assert operator is not None
+        assert relay is not None
+        self.cluster.sandbox.reset_stats()
+        self.catalog.clear_requests()
+        relay.reset_max()
+        spy = None
+        if profile and self.options.py_spy:
+            spy = SpyRecording(self.options.py_spy, operator.pid, self.workdir / "steady.spy")
+            time.sleep(0.5)  # py-spy attaches
+        self._syncs += 1
+        cpu_before = cpu_seconds(operator.pid)
+        started = time.monotonic()
+        trigger()
+        line = operator.wait_syncs(self._syncs, timeout)
+        idle = wait_idle(operator.pid, timeout=timeout)
+        cpu = cpu_seconds(operator.pid) - cpu_before
+        if spy is not None:
+            self.results.profile = summarize(spy.stop(), PROFILE_COMPONENTS)
+        catalog = list(self.catalog.requests)
+        lists = [
+            r
+            for r in self.cluster.sandbox.stats.log
+            if r.verb == "list" and r.resource == "modelrefs" and _selects_sync(r.query)
+        ]
+        writes = self.cluster.operator_writes()
+        return SyncSample(
+            line=line,
+            started=started,
+            wall=line.seen_at - started,
+            cpu=cpu,
+            catalog_list_requests=sum(1 for r in catalog if r.path.endswith("/models")),
+            catalog_version_requests=sum(1 for r in catalog if r.path.endswith("/model-versions")),
+            catalog_failed=sum(1 for r in catalog if r.status != 200),
+            modelref_lists=sum(1 for r in lists if "continue=" not in r.query),
+            modelref_list_requests=len(lists),
+            writes=writes,
+            wire_writes=relay.writes_seen,
+            failed_writes=sum(1 for w in writes if int(w.rsplit(" ", 1)[1]) >= 400),
+            max_in_flight=relay.max_in_flight,
+            idle=idle,
+        )
+
+    # --- phases --------------------------------------------------------------------------
+
+    def first_sync(self) -> None:
+        manifest = sync_manifest(self.catalog.url, self.options.page_size)
+        self.results.first = self._measure(
+            lambda: self.cluster.create_sync(manifest), self.first_timeout
+        )
+
+    def steady_syncs(self) -> None:
+        """A settling sync (its status counts move from created to unchanged: one status
+        write), then the measured ones; each triggered by touching the token Secret."""
+        assert self.operator is not None
+        self.results.settle = self._measure(
+            lambda: self.cluster.touch_secret("settle"), self.sync_timeout
+        )
+        count = self.options.steady_syncs
+        for number in range(count):
+            self.results.steady.append(
+                self._measure(
+                    partial(self.cluster.touch_secret, f"steady-{number}"),
+                    self.sync_timeout,
+                    profile=number == count - 1,
+                )
+            )
+        self.results.memory = memory(self.operator.pid)
+
+    def annotated_sync(self) -> None:
+        self.results.annotated = self._measure(self.cluster.request_reconcile, self.sync_timeout)
+
+    def parse_baseline(self) -> None:
+        pages = fetch_pages(self.catalog.api_url, self.catalog.token, self.options.page_size)
+        self.results.parse = parse_cost(pages)
+        self.catalog.clear_requests()
+
+    def trigger_latency(self) -> None:
+        models = self.data["models"]
+        if not models:
+            return
+        tries = self.options.latency_tries
+        for attempt in range(tries):
+            model = models[(attempt * len(models)) // tries]
+            name = f"{model['fqn'].split('/')[1]}.{model['name']}"
+            ref = self.cluster.modelref(name)
+            since = str(ref["metadata"]["resourceVersion"])
+            number = self._publish_version(model["id"])
+            self.warm_catalog()
+            watcher = self.cluster.watch_version(name, since, number, self.sync_timeout)
+            sample = self._measure(self.cluster.request_reconcile, self.sync_timeout)
+            seen = watcher.wait(self.sync_timeout)
+            if seen is None:
+                raise TimeoutError(f"ModelRef {name} never showed version {number}")
+            self.results.latencies.append(seen - sample.started)
+            if attempt == 0:
+                self.results.latency_writes = sample.writes
+
+    def _publish_version(self, model_id: str) -> int:
+        entry = self.catalog.catalog.model(model_id)
+        assert entry is not None
+        latest = max(entry["versions"], key=lambda v: v["manifest"]["version"])
+        manifest = {k: v for k, v in latest["manifest"].items() if k != "version"}
+        added = self.catalog.catalog.add_version(
+            model_id, {"manifest": manifest, "deployable": True, "tags": ["bench"]}
+        )
+        number: int = added["manifest"]["version"]
+        return number
+
+
+def _selects_sync(query: str) -> bool:
+    selector = urllib.parse.parse_qs(query).get("labelSelector", [""])[0]
+    return selector.startswith(f"{LABEL_SYNC}=")
+
+
+# --- entry ---------------------------------------------------------------------------------
+
+
+def run(options: Options, out: Any = sys.stdout) -> Results:
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="modelsync-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(
+        f"modelsync operator bench: N={options.models} models, pageSize={options.page_size}, "
+        f"--max-concurrent-writes={options.max_concurrent_writes}, "
+        f"non-deployable latest={options.non_deployable:g} (files in {workdir})",
+        file=out,
+        flush=True,
+    )
+    bench = Bench(options, workdir)
+    failed = False
+    try:
+        steps = (
+            ("start", bench.start),
+            ("first sync", bench.first_sync),
+            ("steady-state syncs", bench.steady_syncs),
+            ("annotation-triggered sync", bench.annotated_sync),
+            ("parse baseline", bench.parse_baseline),
+            ("trigger latency", bench.trigger_latency),
+        )
+        for label, step in steps:
+            began = time.monotonic()
+            step()
+            print(f"  {label}: done in {time.monotonic() - began:.1f} s", file=out, flush=True)
+    except Exception as exc:  # a benchmark reports what it got and why it stopped
+        failed = True
+        print(f"bench stopped early: {type(exc).__name__}: {exc}", file=out, flush=True)
+    finally:
+        bench.stop()
+    rows = figures(bench.results)
+    print(file=out)
+    print(render_table(rows), file=out)
+    print(file=out)
+    for line in details(bench.results):
+        print(f"  {line}", file=out)
+    if options.json_path is not None:
+        payload = {
+            "options": {"models": options.models, "page_size": options.page_size},
+            "complete": not failed,
+            "figures": as_json(rows),
+        }
+        options.json_path.write_text(json.dumps(payload, indent=2))
+    if failed:
+        print(f"  operator log kept at {workdir / 'op.log'}", file=out)
+    elif options.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return bench.results
+
+
+def parse_args(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--models", type=int, default=10_000, help="catalog size N")
+    parser.add_argument("--page-size", type=int, default=100, help="spec.catalog.pageSize")
+    parser.add_argument("--max-concurrent-writes", type=int, default=16)
+    parser.add_argument(
+        "--non-deployable",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="fraction of models whose latest version is not deployable (each costs a "
+        "model-versions lookup in the first sync)",
+    )
+    parser.add_argument("--latency-tries", type=int, default=5, help="trigger latency tries")
+    parser.add_argument(
+        "--steady-syncs",
+        type=int,
+        default=2,
+        help="measured steady-state syncs (after one settling sync)",
+    )
+    parser.add_argument(
+        "--py-spy", metavar="PATH", help="py-spy executable: profile the last steady sync"
+    )
+    parser.add_argument("--workdir", type=Path, help="keep files (operator log) here")
+    parser.add_argument("--json", dest="json_path", type=Path, help="also write figures here")
+    args = parser.parse_args(argv)
+    return Options(
+        models=args.models,
+        page_size=args.page_size,
+        max_concurrent_writes=args.max_concurrent_writes,
+        non_deployable=args.non_deployable,
+        latency_tries=args.latency_tries,
+        steady_syncs=max(1, args.steady_syncs),
+        py_spy=args.py_spy,
+        workdir=args.workdir,
+        json_path=args.json_path,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    run(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
