@@ -260,11 +260,12 @@ def details(results: Results) -> list[str]:
         lines.append(
             f"writes of a trigger that changes one model: {sorted(results.latency_writes)}"
         )
-    profile = results.profile
-    if profile is not None and profile.samples:
+    for phase, profile in results.profiles.items():
+        if not profile.samples:
+            continue
         lines.append(
-            f"where the last steady sync's CPU went (py-spy, {profile.samples} samples, "
-            "all threads; share, then its hottest frames):"
+            f"where the {phase}'s CPU went (py-spy, {profile.samples} samples, all threads; "
+            "share, then its hottest frames):"
         )
         for label, n, leaves in profile.components:
             lines.append(_share(label, n, profile.samples))

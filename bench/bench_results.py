@@ -59,4 +59,4 @@ class Results:
     latencies: list[float] = field(default_factory=list)
     latency_writes: list[str] = field(default_factory=list)
     retry_lines: int = 0
-    profile: Summary | None = None
+    profiles: dict[str, Summary] = field(default_factory=dict)  # by phase, with --py-spy

@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 import urllib.parse
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -40,19 +41,18 @@ from spy_profile import Component, SpyRecording, summarize
 from modelsync.api.constants import LABEL_SYNC
 from modelsync.sandbox.catalog_server import CatalogSandbox
 
-MIB = 1024 * 1024
-_MODELREF_PAGE = 500  # kube.modelrefs lists in pages of this size (limit/continue)
-
-# Where a steady-state sync's CPU can go, checked in this order (see spy_profile).
+# Where a sync's CPU can go, checked in this order (see spy_profile).
 PROFILE_COMPONENTS = [
     Component("catalog listing (HTTP, JSON decode, pydantic)", "CatalogClient.list_models"),
     Component("version lookups", "SyncRunner._resolve_versions"),
-    Component("ModelRef LIST (kube client threads: HTTP, JSON decode)", "thread:kube"),
-    Component("ModelRef LIST (awaiting in the loop)", "list_modelrefs"),
+    Component("Kubernetes client threads (HTTP, JSON: LIST pages, writes)", thread="kube"),
     Component("plan_sync (desired ModelRefs, diff)", "plan_sync"),
-    Component("apply_plan (writes)", "apply_plan"),
+    Component("apply_plan (writes, awaiting the client threads)", "apply_plan"),
     Component("status and report", "SyncRunner._finish"),
     Component("rest of the sync pass", "SyncRunner.sync"),
+    Component("drift check of ModelRef watch events", "OperatorRuntime.modelref_event"),
+    Component("Kopf (watching, event dispatch)", path="kopf/"),
+    Component("asyncio event loop", path="asyncio/"),
 ]
 
 # --- running -------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ class Bench:
     # --- one measured sync ---------------------------------------------------------------
 
     def _measure(
-        self, trigger: Callable[[], object], timeout: float, *, profile: bool = False
+        self, trigger: Callable[[], object], timeout: float, *, profile: str | None = None
     ) -> SyncSample:
         """Run `trigger`, wait for the operator's next sync line and for it to be idle."""
         operator, relay = self.operator, self.cluster.relay
@@ -122,8 +122,9 @@ class Bench:
         self.catalog.clear_requests()
         relay.reset_max()
         spy = None
-        if profile and self.options.py_spy:
-            spy = SpyRecording(self.options.py_spy, operator.pid, self.workdir / "steady.spy")
+        if profile is not None and self.options.py_spy:
+            raw = self.workdir / f"{profile.replace(' ', '-')}.spy"
+            spy = SpyRecording(self.options.py_spy, operator.pid, raw)
             time.sleep(0.5)  # py-spy attaches
         self._syncs += 1
         cpu_before = cpu_seconds(operator.pid)
@@ -133,7 +134,7 @@ class Bench:
         idle = wait_idle(operator.pid, timeout=timeout)
         cpu = cpu_seconds(operator.pid) - cpu_before
         if spy is not None:
-            self.results.profile = summarize(spy.stop(), PROFILE_COMPONENTS)
+            self.results.profiles[profile or ""] = summarize(spy.stop(), PROFILE_COMPONENTS)
         catalog = list(self.catalog.requests)
         lists = [
             r
@@ -163,7 +164,7 @@ class Bench:
     def first_sync(self) -> None:
         manifest = sync_manifest(self.catalog.url, self.options.page_size)
         self.results.first = self._measure(
-            lambda: self.cluster.create_sync(manifest), self.first_timeout
+            lambda: self.cluster.create_sync(manifest), self.first_timeout, profile="first sync"
         )
 
     def steady_syncs(self) -> None:
@@ -179,10 +180,15 @@ class Bench:
                 self._measure(
                     partial(self.cluster.touch_secret, f"steady-{number}"),
                     self.sync_timeout,
-                    profile=number == count - 1,
                 )
             )
         self.results.memory = memory(self.operator.pid)
+        if self.options.py_spy:  # one more, not counted: py-spy takes CPU from the operator
+            self._measure(
+                partial(self.cluster.touch_secret, "profiled"),
+                self.sync_timeout,
+                profile="steady sync",
+            )
 
     def annotated_sync(self) -> None:
         self.results.annotated = self._measure(self.cluster.request_reconcile, self.sync_timeout)
@@ -260,6 +266,7 @@ def run(options: Options, out: Any = sys.stdout) -> Results:
             print(f"  {label}: done in {time.monotonic() - began:.1f} s", file=out, flush=True)
     except Exception as exc:  # a benchmark reports what it got and why it stopped
         failed = True
+        traceback.print_exc()
         print(f"bench stopped early: {type(exc).__name__}: {exc}", file=out, flush=True)
     finally:
         bench.stop()
@@ -304,7 +311,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="measured steady-state syncs (after one settling sync)",
     )
     parser.add_argument(
-        "--py-spy", metavar="PATH", help="py-spy executable: profile the last steady sync"
+        "--py-spy",
+        metavar="PATH",
+        help="py-spy executable: profile the first sync and an extra (uncounted) steady sync",
     )
     parser.add_argument("--workdir", type=Path, help="keep files (operator log) here")
     parser.add_argument("--json", dest="json_path", type=Path, help="also write figures here")

@@ -52,11 +52,22 @@ class SpyRecording:
 
 @dataclass(frozen=True)
 class Component:
-    """A share of the samples: those whose stack holds `function` (or, for a name starting
-    with "thread:", whose thread name starts with the rest)."""
+    """A share of the samples: those taken in a thread whose name starts with `thread`, or
+    whose stack holds `function` (or a function nested in it, as in `function.<locals>.x`),
+    or a frame from a file whose path holds `path`."""
 
     label: str
-    function: str
+    function: str | None = None
+    thread: str | None = None
+    path: str | None = None
+
+    def matches(self, thread: str, frames: list[tuple[str, str]]) -> bool:
+        if self.thread is not None:
+            return thread.startswith(self.thread)
+        if self.function is not None:
+            nested = self.function + "."
+            return any(f == self.function or f.startswith(nested) for f, _ in frames)
+        return self.path is not None and any(self.path in p for _, p in frames)
 
 
 @dataclass(frozen=True)
@@ -66,27 +77,24 @@ class Summary:
     components: list[tuple[str, int, list[tuple[str, int]]]]
 
 
-def _frame_name(raw: str) -> str:
+def _frame(raw: str) -> tuple[str, str]:
+    """(function, shortened file path) of a py-spy frame `func (path:line)`."""
     match = _FRAME.match(raw.strip())
     if match is None:
-        return raw.strip()
+        return raw.strip(), ""
     path = match["file"]
-    for marker in ("site-packages/", "operator/", "lib/python3"):
+    for marker in ("site-packages/", "operator/", "lib/python3.11/", "lib/python3"):
         if marker in path:
             path = path.split(marker, 1)[1]
             break
-    return f"{match['func']} ({path})"
+    return match["func"], path
 
 
-def _component(thread: str, frames: list[str], components: list[Component]) -> str:
-    functions = {frame.split(" (", 1)[0] for frame in frames}
+def _component(thread: str, frames: list[tuple[str, str]], components: list[Component]) -> str:
     for component in components:
-        if component.function.startswith("thread:"):
-            if thread.startswith(component.function.removeprefix("thread:")):
-                return component.label
-        elif component.function in functions:
+        if component.matches(thread, frames):
             return component.label
-    return "other (event loop, Kopf, deallocation, ...)"
+    return "other (event loop, deallocation, ...)"
 
 
 def summarize(raw_file: Path, components: list[Component], top: int = 3) -> Summary:
@@ -101,14 +109,15 @@ def summarize(raw_file: Path, components: list[Component], top: int = 3) -> Summ
             continue
         count = int(count_text)
         parts = stack.split(";")
-        thread = parts[0].split(":", 1)[1].strip() if parts[0].startswith("thread ") else ""
-        frames = [_frame_name(f) for f in parts if not f.startswith(("thread ", "process "))]
+        thread = parts[0].partition(": ")[2] if parts[0].startswith("thread ") else ""
+        frames = [_frame(f) for f in parts if not f.startswith(("thread ", "process "))]
         if not frames:
             continue
         total += count
         label = _component(thread, frames, components)
         counts[label] += count
-        leaves.setdefault(label, Counter())[frames[-1]] += count
+        function, path = frames[-1]
+        leaves.setdefault(label, Counter())[f"{function} ({path})"] += count
     return Summary(
         total,
         [(label, n, leaves[label].most_common(top)) for label, n in counts.most_common()],

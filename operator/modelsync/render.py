@@ -8,7 +8,6 @@ exists only in a cluster), plus the status block the operator writes after the c
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import copy
@@ -24,15 +23,11 @@ from modelsync.api.constants import API_VERSION, KIND_SYNC
 from modelsync.api.sync import ModelCatalogSyncSpec, SecretKeySelector, parse_spec
 from modelsync.catalog import (
     CatalogClient,
-    CatalogError,
-    ModelFilters,
     ModelListing,
     RetryPolicy,
-    VersionsEndpointUnsupported,
 )
 from modelsync.catalog.models import Model
 from modelsync.plan import (
-    UNSUPPORTED,
     ModelFailure,
     SyncPlan,
     SyncRef,
@@ -40,6 +35,7 @@ from modelsync.plan import (
     models_needing_lookup,
     plan_sync,
 )
+from modelsync.runtime.catalog_reads import catalog_filters, look_up_deployable_versions
 from modelsync.runtime.hosts import AllowedHosts
 
 __all__ = [
@@ -56,7 +52,6 @@ __all__ = [
 ]
 
 DEFAULT_TOKEN_ENV = "MODELSYNC_TOKEN"  # noqa: S105 - the name of a variable
-_LOOKUP_CONCURRENCY = 4
 
 JsonDict = dict[str, Any]
 
@@ -210,45 +205,17 @@ def resolve_target(
     return RenderTarget(name, target_ns, spec, token, ca_pem)
 
 
-def _filters(spec: ModelCatalogSyncSpec) -> ModelFilters:
-    f = spec.filters
-    return ModelFilters(
-        fqn=f.fqn,
-        ml_repo_id=f.ml_repo_id,
-        name=f.name,
-        run_id=f.run_id,
-        include_empty_models=f.include_empty_models,
-    )
-
-
 async def _resolve_versions(
     client: CatalogClient, spec: ModelCatalogSyncSpec, models: Sequence[Model]
 ) -> dict[str, VersionResolution]:
     pending = models_needing_lookup(models, spec.version_policy, select=spec.select)
-    results: dict[str, VersionResolution] = {}
-    unsupported = False
-    gate = asyncio.Semaphore(_LOOKUP_CONCURRENCY)
-
-    async def look_up(model: Model) -> None:
-        nonlocal unsupported
-        async with gate:
-            if unsupported:
-                results[model.id] = UNSUPPORTED
-                return
-            try:
-                results[model.id] = await client.newest_deployable_version(model.id)
-            except VersionsEndpointUnsupported:
-                unsupported = True
-                results[model.id] = UNSUPPORTED
-            except CatalogError as exc:
-                # The operator would leave such a model alone and retry; a one-shot render
-                # cannot, and a partial answer would mislead.
-                raise RenderError(
-                    f"version lookup for model {model.fqn} failed: {exc}", exit_code=1
-                ) from None
-
-    await asyncio.gather(*(look_up(m) for m in pending))
-    return results
+    lookups = await look_up_deployable_versions(client, pending)
+    if lookups.failed:
+        # The operator would leave such a model alone and retry; a one-shot render
+        # cannot, and a partial answer would mislead.
+        model, exc = next(iter(lookups.failed.values()))
+        raise RenderError(f"version lookup for model {model.fqn} failed: {exc}", exit_code=1)
+    return lookups.results
 
 
 def _ssl_verify(ca_pem: str | None) -> bool | ssl.SSLContext:
@@ -282,7 +249,7 @@ async def render(target: RenderTarget, *, now: datetime, attempts: int = 4) -> R
     except ValueError as exc:  # the client's messages never quote the token
         raise RenderError(str(exc)) from None
     async with client:
-        listing = await client.list_models(_filters(spec))
+        listing = await client.list_models(catalog_filters(spec))
         resolutions = await _resolve_versions(client, spec, listing.models)
     plan = plan_sync(
         listing.models,

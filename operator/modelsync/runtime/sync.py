@@ -29,9 +29,7 @@ from modelsync.api.timestamps import parse_time
 from modelsync.catalog import (
     CatalogClient,
     CatalogError,
-    ModelFilters,
     RetryPolicy,
-    VersionsEndpointUnsupported,
 )
 from modelsync.catalog.models import Model
 from modelsync.kube.apply import ApplyResult, WriteFailure, apply_plan
@@ -42,7 +40,6 @@ from modelsync.kube.modelrefs import get_modelref, list_modelrefs
 from modelsync.kube.secrets import SecretKeyMissing, SecretNotFound, read_secret_value
 from modelsync.kube.syncs import get_sync, patch_sync_status
 from modelsync.plan import (
-    UNSUPPORTED,
     CreateRef,
     DesiredRef,
     ModelFailure,
@@ -60,6 +57,7 @@ from modelsync.plan import (
     repair_plan,
     sync_status,
 )
+from modelsync.runtime.catalog_reads import catalog_filters, look_up_deployable_versions
 from modelsync.runtime.config import OperatorConfig
 from modelsync.runtime.observers import NullObserver, SyncObserver, SyncReport
 from modelsync.runtime.timing import failure_delay, success_delay
@@ -70,7 +68,6 @@ __all__ = ["RuntimeContext", "SyncRunner"]
 logger = logging.getLogger(__name__)
 
 _TIMESTAMP_FIELDS = ("lastSyncTime", "lastSuccessfulSyncTime", "nextSyncTime")
-_LOOKUP_CONCURRENCY = 4
 _OWN_VERSIONS_KEPT = 4
 
 _CATALOG_OUTCOMES = {
@@ -194,7 +191,7 @@ class SyncRunner:
 
         self._catalog_responses = 0
         try:
-            listing = await catalog.list_models(self._filters(spec))
+            listing = await catalog.list_models(catalog_filters(spec))
         except CatalogError as exc:
             kind = "stalled" if exc.reason == "InvalidRequest" else "failure"
             verdict = _CATALOG_OUTCOMES.get(exc.reason, SyncOutcome.CATALOG_UNAVAILABLE)
@@ -270,17 +267,6 @@ class SyncRunner:
             return self._ctx.config.default_interval
         return max(interval.total_seconds(), 1.0)
 
-    @staticmethod
-    def _filters(spec: ModelCatalogSyncSpec) -> ModelFilters:
-        f = spec.filters
-        return ModelFilters(
-            fqn=f.fqn,
-            ml_repo_id=f.ml_repo_id,
-            name=f.name,
-            run_id=f.run_id,
-            include_empty_models=f.include_empty_models,
-        )
-
     async def _catalog_client(
         self, spec: ModelCatalogSyncSpec, secrets: dict[str, str | None]
     ) -> CatalogClient:
@@ -339,25 +325,10 @@ class SyncRunner:
         pending = models_needing_lookup(
             models, spec.version_policy, select=spec.select, cache=self._lookups
         )
-        results: dict[str, VersionResolution] = {}
-        unsupported = False
-        gate = asyncio.Semaphore(_LOOKUP_CONCURRENCY)
-
-        async def look_up(model: Model) -> None:
-            nonlocal unsupported
-            async with gate:
-                if unsupported:
-                    results[model.id] = UNSUPPORTED
-                    return
-                try:
-                    results[model.id] = await catalog.newest_deployable_version(model.id)
-                except VersionsEndpointUnsupported:
-                    unsupported = True
-                    results[model.id] = UNSUPPORTED
-                except CatalogError as exc:
-                    logger.warning("version lookup for model %s failed: %s", model.fqn, exc)
-
-        await asyncio.gather(*(look_up(m) for m in pending))
+        lookups = await look_up_deployable_versions(catalog, pending)
+        for model, exc in lookups.failed.values():
+            logger.warning("version lookup for model %s failed: %s", model.fqn, exc)
+        results = lookups.results
         self._lookups = self._lookups.with_results(pending, results).pruned(models)
         return self._lookups.resolutions(models)
 
