@@ -33,7 +33,7 @@ from figures import as_json, render_table
 from generated_catalog import generate_catalog
 from indexed_catalog import IndexedCatalogStore
 from operator_process import OperatorProcess
-from parse_baseline import fetch_pages, parse_cost
+from parse_baseline import fetch_pages, measure_in_subprocess
 from process_stats import cpu_seconds, memory, wait_idle
 from sandbox_cluster import NAMESPACE, BenchCluster, sync_manifest
 from spy_profile import Component, SpyRecording, summarize
@@ -194,9 +194,11 @@ class Bench:
         self.results.annotated = self._measure(self.cluster.request_reconcile, self.sync_timeout)
 
     def parse_baseline(self) -> None:
-        pages = fetch_pages(self.catalog.api_url, self.catalog.token, self.options.page_size)
-        self.results.parse = parse_cost(pages)
+        pages = self.workdir / "pages"
+        fetch_pages(self.catalog.api_url, self.catalog.token, self.options.page_size, pages)
         self.catalog.clear_requests()
+        self.results.parse = measure_in_subprocess(pages)
+        shutil.rmtree(pages, ignore_errors=True)
 
     def trigger_latency(self) -> None:
         models = self.data["models"]

@@ -36,6 +36,8 @@ T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
+# A bound, not a pace: waits poll every 0.1 s and return as soon as the state is there.
+WAIT_TIMEOUT = 30.0
 # Distinctive, so a scan for it cannot hit anything else.
 CATALOG_TOKEN = "tok-e2e-7f3c9a1d5b"
 SECRET_NAME = "tfy-api"
@@ -296,7 +298,7 @@ class Scenario:
 
     # --- waiting -----------------------------------------------------------------------
 
-    def wait(self, probe: Callable[[], T | None], what: str, timeout: float = 15.0) -> T:
+    def wait(self, probe: Callable[[], T | None], what: str, timeout: float = WAIT_TIMEOUT) -> T:
         return wait_for(probe, timeout=timeout, interval=0.1, what=what)
 
     def wait_condition(
@@ -306,7 +308,7 @@ class Scenario:
         reason: str | None = None,
         type_: str = "Ready",
         kind: str = "modelcatalogsync",
-        timeout: float = 15.0,
+        timeout: float = WAIT_TIMEOUT,
     ) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
             obj = self.get(kind, name)
@@ -319,10 +321,10 @@ class Scenario:
 
         return self.wait(probe, f"{kind} {name} {type_}={status} {reason or ''}", timeout)
 
-    def wait_syncs(self, name: str, count: int, timeout: float = 15.0) -> None:
+    def wait_syncs(self, name: str, count: int, timeout: float = WAIT_TIMEOUT) -> None:
         self.wait(lambda: self.syncs_done(name) >= count, f"{count} syncs of {name}", timeout)
 
-    def wait_handled(self, name: str, value: str, timeout: float = 15.0) -> dict[str, Any]:
+    def wait_handled(self, name: str, value: str, timeout: float = WAIT_TIMEOUT) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
             obj = self.sync(name)
             handled = (obj.get("status") or {}).get("lastHandledReconcileAt")

@@ -140,9 +140,9 @@ async def test_steady_state_and_status_heartbeat(world: World) -> None:
     assert first.delay is not None
     assert 300 <= first.delay <= 315  # 5m plus jitter
     assert len(world.refs()) == 5
-    await runner.sync(world.sync(), 0)  # counts move from created to unchanged
     before = world.writes()
     status = world.sync()["status"]
+    await runner.sync(world.sync(), 0)  # the second sync, nothing changed
     await runner.sync(world.sync(), 0)
     assert world.writes() == before
     assert world.sync()["status"] == status  # not even timestamps

@@ -56,7 +56,7 @@ def test_successful_sync_status() -> None:
         "Stalled": ("False", "Synced", "2024-06-01T12:00:00Z"),
     }
     assert all(c.observed_generation == 4 for c in status.conditions)
-    assert "2 models selected: 2 created" in status.conditions[0].message
+    assert "2 models selected, 0 retained, 0 failed" in status.conditions[0].message
 
 
 def test_catalog_failure_keeps_the_last_good_numbers() -> None:

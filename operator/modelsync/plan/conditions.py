@@ -91,11 +91,9 @@ class SyncResult:
 
 
 def _summary(counts: ModelRefCounts) -> str:
-    return (
-        f"{counts.selected} models selected: {counts.created} created, {counts.updated} "
-        f"updated, {counts.unchanged} unchanged, {counts.deleted} deleted, {counts.retained} "
-        f"retained, {counts.failed} failed"
-    )
+    # What the cluster holds, not what the last pass did: a pass that changed nothing then
+    # leaves the Ready message, and so the status, as it was.
+    return f"{counts.selected} models selected, {counts.retained} retained, {counts.failed} failed"
 
 
 def _parse_old(old: ModelCatalogSyncStatus | Mapping[str, Any] | None) -> ModelCatalogSyncStatus:

@@ -68,6 +68,11 @@ __all__ = ["RuntimeContext", "SyncRunner"]
 logger = logging.getLogger(__name__)
 
 _TIMESTAMP_FIELDS = ("lastSyncTime", "lastSuccessfulSyncTime", "nextSyncTime")
+# Counters of what one pass did rather than of what the cluster holds.
+_ACTIVITY_FIELDS = {
+    "modelRefs": ("created", "updated", "unchanged", "deleted"),
+    "catalog": ("requests",),
+}
 _OWN_VERSIONS_KEPT = 4
 
 _CATALOG_OUTCOMES = {
@@ -109,8 +114,15 @@ def _status_of(body: Mapping[str, Any]) -> dict[str, Any]:
     return dict(status) if isinstance(status, Mapping) else {}
 
 
-def _without_timestamps(status: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in status.items() if k not in _TIMESTAMP_FIELDS}
+def _comparable(status: Mapping[str, Any], with_activity: bool) -> dict[str, Any]:
+    """The status without the fields that change on every pass (and, unless `with_activity`,
+    without the counters of what the last pass did)."""
+    out = {k: v for k, v in status.items() if k not in _TIMESTAMP_FIELDS}
+    if not with_activity:
+        for block, keys in _ACTIVITY_FIELDS.items():
+            if isinstance(out.get(block), Mapping):
+                out[block] = {k: v for k, v in out[block].items() if k not in keys}
+    return out
 
 
 def _condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
@@ -247,7 +259,9 @@ class SyncRunner:
             plan, catalog_counts, ref_counts=counts, extra_failures=failures_all
         )
         writes = self._write_count(applied)
-        outcome, report = await self._finish(body, result, "success", interval, 0, secrets)
+        outcome, report = await self._finish(
+            body, result, "success", interval, 0, secrets, wrote_refs=writes > 0
+        )
         report = dataclasses.replace(
             report,
             writes=report.writes + writes,
@@ -461,6 +475,7 @@ class SyncRunner:
         secrets: Mapping[str, str | None] | None = None,
         *,
         retry_after: float | None = None,
+        wrote_refs: bool = False,
     ) -> tuple[Outcome, SyncReport]:
         config = self._ctx.config
         delay: float | None
@@ -482,7 +497,7 @@ class SyncRunner:
             reconcile_requested_at=trigger_value(body),
         ).to_k8s()
         writes = 0
-        if self._status_write_due(current, new, now):
+        if self._status_write_due(current, new, now, with_activity=wrote_refs):
             try:
                 await patch_sync_status(self._api, self.namespace, self.name, current, new)
                 self._status, self._status_written_at = new, now
@@ -501,9 +516,18 @@ class SyncRunner:
         return Outcome(kind, delay, dict(secrets or {})), report
 
     def _status_write_due(
-        self, current: Mapping[str, Any], new: Mapping[str, Any], now: datetime
+        self,
+        current: Mapping[str, Any],
+        new: Mapping[str, Any],
+        now: datetime,
+        *,
+        with_activity: bool,
     ) -> bool:
-        if _without_timestamps(current) != _without_timestamps(new):
+        """Write when the status says something new. A pass that wrote no ModelRef compares
+        without the per-pass activity counters too, so a sync that changed nothing writes
+        nothing (the counters and timestamps catch up with the heartbeat or the next change).
+        """
+        if _comparable(current, with_activity) != _comparable(new, with_activity):
             return True
         last = self._status_written_at
         if last is None:
