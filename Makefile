@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check operator tests bench scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict operator/modelsync scripts
+	$(BIN)/mypy --strict operator/modelsync scripts bench
 
 importcheck: $(STAMP)
 	$(BIN)/lint-imports
@@ -34,7 +34,7 @@ demo: $(STAMP)
 	$(BIN)/modelsync demo
 
 bench: $(STAMP)
-	$(BIN)/python bench/catalog_bench.py
+	$(BIN)/python bench/operator_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
