@@ -9,27 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from modelsync.cli_types import port, positive_seconds
+
 __all__ = ["add_arguments", "run"]
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,10 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--once", action="store_true", help="exit after the first successful sync")
     parser.add_argument(
-        "--catalog-port", type=_port, default=0, metavar="N", help="default: any free port"
+        "--catalog-port", type=port, default=0, metavar="N", help="default: any free port"
     )
     parser.add_argument(
-        "--kube-port", type=_port, default=0, metavar="N", help="default: any free port"
+        "--kube-port", type=port, default=0, metavar="N", help="default: any free port"
     )
     parser.add_argument(
         "--workdir",
@@ -60,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=positive_seconds,
         default=60.0,
         metavar="SECONDS",
         help="give up when the sync is not Ready after this long (default 60)",

@@ -9,19 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from modelsync.cli_types import positive_int
+
 __all__ = ["add_arguments", "run"]
 
 _TOKEN_ENV = "MODELSYNC_TOKEN"  # noqa: S105 - the name of a variable
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--catalog-attempts",
-        type=_positive_int,
+        type=positive_int,
         default=4,
         metavar="N",
         help="tries per catalog request, the first included (default 4)",

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from modelsync.runtime.leader import LeaderElectionConfig
 
+from modelsync.cli_types import port, positive_int
+
 __all__ = [
     "DEFAULT_LEASE_NAME",
     "DEFAULT_LIVENESS",
@@ -52,26 +54,6 @@ def _lease_name(text: str) -> str:
     if not is_dns1123_subdomain(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a valid object name")
     return text
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
-    return value
 
 
 def _liveness(text: str) -> str:
@@ -187,7 +169,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     ops.add_argument(
         "--metrics-port",
-        type=_port,
+        type=port,
         default=DEFAULT_METRICS_PORT,
         metavar="PORT",
         help=f"serve Prometheus metrics at /metrics on this port (default {DEFAULT_METRICS_PORT}; "
@@ -222,8 +204,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also allow plain http to the allowed hosts (local sandboxes only)",
     )
-    policy.add_argument("--max-concurrent-syncs", type=_positive_int, default=4)
-    policy.add_argument("--max-concurrent-writes", type=_positive_int, default=16)
+    policy.add_argument("--max-concurrent-syncs", type=positive_int, default=4)
+    policy.add_argument("--max-concurrent-writes", type=positive_int, default=16)
     policy.add_argument(
         "--default-interval",
         type=_duration,
@@ -248,7 +230,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     policy.add_argument(
         "--catalog-attempts",
-        type=_positive_int,
+        type=positive_int,
         default=4,
         help="tries per catalog request, the first included (default 4)",
     )
