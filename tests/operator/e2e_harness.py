@@ -10,6 +10,7 @@ cluster, so it reaches the sandbox catalog on 127.0.0.1 either way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -345,21 +346,29 @@ def fixture_data() -> dict[str, Any]:
     return load_fixture_data(None)
 
 
-@pytest.fixture
-def scenario(e2e: E2E) -> Iterator[Scenario]:
-    if not e2e.operator.alive():
-        pytest.fail("the operator process is not running:\n" + e2e.operator.log()[-4000:])
-    namespace = unique_name("e2e")
-    e2e.ok("create", "namespace", namespace)
+@contextlib.contextmanager
+def open_scenario(env: E2E, prefix: str, *, delete_namespace: bool) -> Iterator[Scenario]:
+    """A fresh namespace with its own sandbox catalog and token Secret, on `env`'s operator."""
+    if not env.operator.alive():
+        pytest.fail("the operator process is not running:\n" + env.operator.log()[-4000:])
+    namespace = unique_name(prefix)
+    env.ok("create", "namespace", namespace)
     catalog = CatalogSandbox(token=CATALOG_TOKEN)
     catalog.start_in_thread()
-    scene = Scenario(e2e, namespace, catalog)
+    scene = Scenario(env, namespace, catalog)
     scene.set_token(CATALOG_TOKEN)
     try:
         yield scene
     finally:
         catalog.stop_in_thread()
-        e2e.kubectl("delete", "namespace", namespace, "--wait=false")
+        if delete_namespace:
+            env.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+@pytest.fixture
+def scenario(e2e: E2E) -> Iterator[Scenario]:
+    with open_scenario(e2e, "e2e", delete_namespace=True) as scene:
+        yield scene
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from functools import partial
 import httpx
 import pytest
 from e2e_harness import (
-    CATALOG_TOKEN,
     CRDS,
     E2E,
     OPERATOR_FLAGS,
@@ -25,11 +24,11 @@ from e2e_harness import (
     Scenario,
     free_port,
     metrics_flags,
+    open_scenario,
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from fixtures_kube import E2E_KUBECONFIG_ENV, start_sandbox, unique_name, wait_for
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from fixtures_kube import E2E_KUBECONFIG_ENV, start_sandbox, wait_for
 
 __all__ = ["Samples", "observed", "observed_scene", "scrape"]
 
@@ -117,15 +116,5 @@ def _answers(url: str) -> bool:
 
 @pytest.fixture
 def observed_scene(observed: E2E) -> Iterator[Scenario]:
-    if not observed.operator.alive():
-        pytest.fail("the operator process is not running:\n" + observed.operator.log()[-4000:])
-    namespace = unique_name("obs")
-    observed.ok("create", "namespace", namespace)
-    catalog = CatalogSandbox(token=CATALOG_TOKEN)
-    catalog.start_in_thread()
-    scene = Scenario(observed, namespace, catalog)
-    scene.set_token(CATALOG_TOKEN)
-    try:
+    with open_scenario(observed, "obs", delete_namespace=False) as scene:
         yield scene
-    finally:
-        catalog.stop_in_thread()
