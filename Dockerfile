@@ -7,12 +7,14 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-# Pinned runtime dependencies first: this layer survives source changes.
+# Locked dependencies first (this layer survives source changes): every file pip fetches
+# must match a sha256 in the lock (deploy/lock-requirements.sh regenerates it).
 COPY requirements.lock ./
-RUN /opt/venv/bin/pip install --no-deps -r requirements.lock
+RUN /opt/venv/bin/pip install --no-deps --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY operator ./operator
-RUN /opt/venv/bin/pip install --no-deps . \
+# No build isolation: the build backend is the locked setuptools, not whatever PyPI serves.
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation . \
  && /opt/venv/bin/pip check
 
 FROM python:3.11-slim-bookworm

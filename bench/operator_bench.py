@@ -81,7 +81,8 @@ class Bench:
         self.cluster.install(self.catalog.token or "")
         flags = (
             "--standalone",
-            "--allow-insecure-http",
+            # The sandbox catalog is a loopback server: only an explicit entry lets it in.
+            f"--allowed-hosts={self.catalog.url}",
             f"--namespace={NAMESPACE}",
             f"--max-concurrent-writes={self.options.max_concurrent_writes}",
             "--secret-check-interval=200ms",

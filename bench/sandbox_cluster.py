@@ -117,7 +117,12 @@ class BenchCluster:
         core = client.CoreV1Api(self.api)
         core.create_namespace(cast(Any, {"metadata": {"name": NAMESPACE}}))
         secret = {
-            "metadata": {"name": SECRET_NAME, "namespace": NAMESPACE},
+            "metadata": {
+                "name": SECRET_NAME,
+                "namespace": NAMESPACE,
+                # Opts the Secret in as catalog credentials; the operator ignores others.
+                "labels": {"modelsync.dev/catalog-credentials": "true"},
+            },
             "stringData": {"token": catalog_token},
         }
         core.create_namespaced_secret(NAMESPACE, cast(Any, secret))

@@ -30,9 +30,11 @@ import yaml
 import modelsync
 from modelsync.api.constants import (
     API_VERSION,
+    CATALOG_CREDENTIALS_VALUE,
     CONDITION_READY,
     GROUP,
     KIND_SYNC,
+    LABEL_CATALOG_CREDENTIALS,
     LABEL_SYNC,
     PLURAL_MODELREF,
     PLURAL_SYNC,
@@ -99,7 +101,11 @@ def demo_manifests(
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": DEMO_SECRET, "namespace": namespace},
+            "metadata": {
+                "name": DEMO_SECRET,
+                "namespace": namespace,
+                "labels": {LABEL_CATALOG_CREDENTIALS: CATALOG_CREDENTIALS_VALUE},
+            },
             "type": "Opaque",
             "stringData": {"token": token},
         },

@@ -63,6 +63,15 @@ class OperatorMetrics:
             [*per_sync, "result"],
             registry=r,
         )
+        self.sync_failures = Counter(
+            "modelsync_sync_failures",
+            "Sync passes that did not leave Ready=True, by the Ready reason (e.g. "
+            "CatalogUnavailable, InconsistentListing, SyncTimedOut, InternalError, "
+            "SecretNotOptedIn, ModelsFailed).",
+            [*per_sync, "reason"],
+            registry=r,
+        )
+        self._failure_reasons: dict[tuple[str, str], set[str]] = {}
         self.sync_duration = Histogram(
             "modelsync_sync_duration_seconds",
             "Wall time of one sync pass.",
@@ -124,6 +133,10 @@ class OperatorMetrics:
         namespace, name = report.namespace, report.name
         self._first_sight(namespace, name)
         self.syncs.labels(namespace, name, report.result).inc()
+        if report.result in ("failure", "stalled"):
+            reason = report.reason or "Unknown"
+            self.sync_failures.labels(namespace, name, reason).inc()
+            self._failure_reasons.setdefault((namespace, name), set()).add(reason)
         self.sync_duration.labels(namespace, name).observe(report.duration)
         self.sync_in_progress.labels(namespace, name).set(0)
         self.modelrefs.labels(namespace, name, "True").set(report.ready_refs)
@@ -145,8 +158,10 @@ class OperatorMetrics:
     def sync_forgotten(self, namespace: str, name: str) -> None:
         """The ModelCatalogSync is gone: drop its series (they would report stale values)."""
         self._seen.discard((namespace, name))
+        reasons = self._failure_reasons.pop((namespace, name), set())
         removals = [
             *((self.syncs, (namespace, name, result)) for result in SYNC_RESULTS),
+            *((self.sync_failures, (namespace, name, reason)) for reason in reasons),
             *((self.modelrefs, (namespace, name, ready)) for ready in _READY_VALUES),
             (self.sync_duration, (namespace, name)),
             (self.sync_in_progress, (namespace, name)),

@@ -89,6 +89,8 @@ async def run_operator(
             on_started=runtime.start_leading,
             on_stopped=runtime.stop_leading,
         )
+        # Writes stop by the renew deadline even when the event loop is blocked.
+        runtime.set_write_fence(elector.may_write)
     logger.info(
         "modelsync operator starting (%s)",
         "namespaces " + ", ".join(options.namespaces) if options.namespaces else "all namespaces",

@@ -4,6 +4,12 @@ The same catalog client, the same version resolution (models_needing_lookup, the
 newest_deployable_version) and the same planner (`plan_sync` against no existing ModelRefs)
 as the operator. The result is each create body, without ownerReferences (the sync's uid
 exists only in a cluster), plus the status block the operator writes after the create.
+
+A render refuses an inconsistent catalog listing (exit 1): the ModelRefs it would print are
+not the catalog's, and the operator would neither delete nor mark anything on it. A token or
+CA Secret given in the input without the opt-in label is used, with a warning that the
+operator would refuse it. Unlike the operator, a render runs with its user's own token, so
+loopback and private catalog addresses are not refused.
 """
 
 from __future__ import annotations
@@ -19,7 +25,12 @@ from typing import Any
 
 import yaml
 
-from modelsync.api.constants import API_VERSION, KIND_SYNC
+from modelsync.api.constants import (
+    API_VERSION,
+    CATALOG_CREDENTIALS_VALUE,
+    KIND_SYNC,
+    LABEL_CATALOG_CREDENTIALS,
+)
 from modelsync.api.sync import ModelCatalogSyncSpec, SecretKeySelector, parse_spec
 from modelsync.catalog import (
     CatalogClient,
@@ -82,6 +93,7 @@ class RenderTarget:
     spec: ModelCatalogSyncSpec
     token: str = field(repr=False)
     ca_pem: str | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,14 +149,30 @@ def load_documents(sources: Iterable[tuple[str, str]]) -> RenderInput:
 
 
 def _secret_value(
-    secrets: Sequence[Mapping[str, Any]], namespace: str, ref: SecretKeySelector, what: str
+    secrets: Sequence[Mapping[str, Any]],
+    namespace: str,
+    ref: SecretKeySelector,
+    what: str,
+    warnings: list[str] | None = None,
 ) -> str | None:
     """The key of a Secret document in `namespace` (documents without a namespace match any),
-    or None when no such Secret was given."""
+    or None when no such Secret was given. A Secret without the opt-in label adds a line to
+    `warnings`."""
     for secret in secrets:
         meta = _mapping(secret.get("metadata"))
         if meta.get("name") != ref.name or meta.get("namespace") not in (None, namespace):
             continue
+        labels = _mapping(meta.get("labels"))
+        if warnings is not None and labels.get(LABEL_CATALOG_CREDENTIALS) != (
+            CATALOG_CREDENTIALS_VALUE
+        ):
+            warnings.append(
+                f'Secret "{ref.name}" lacks the label {LABEL_CATALOG_CREDENTIALS}='
+                f'"{CATALOG_CREDENTIALS_VALUE}": the operator will not use it and the sync '
+                "will be Stalled (SecretNotOptedIn); add the label "
+                f"(kubectl label secret {ref.name} "
+                f"{LABEL_CATALOG_CREDENTIALS}={CATALOG_CREDENTIALS_VALUE})"
+            )
         string_data = _mapping(secret.get("stringData"))
         if isinstance(string_data.get(ref.key), str):
             return str(string_data[ref.key])
@@ -184,8 +212,9 @@ def resolve_target(
     refusal = allowed_hosts.check(spec.catalog.url)
     if refusal is not None:
         raise RenderError(f"{what}: {refusal}")
+    warnings: list[str] = []
     token = environ.get(token_env) or _secret_value(
-        given.secrets, target_ns, spec.catalog.token_secret_ref, what
+        given.secrets, target_ns, spec.catalog.token_secret_ref, what, warnings
     )
     if not token:
         ref = spec.catalog.token_secret_ref
@@ -196,13 +225,13 @@ def resolve_target(
     ca_pem = None
     if spec.catalog.ca_secret_ref is not None:
         ca_ref = spec.catalog.ca_secret_ref
-        ca_pem = _secret_value(given.secrets, target_ns, ca_ref, what)
+        ca_pem = _secret_value(given.secrets, target_ns, ca_ref, what, warnings)
         if ca_pem is None:
             raise RenderError(
                 f'{what}: spec.catalog.caSecretRef names Secret "{ca_ref.name}"; give it in '
                 "the input"
             )
-    return RenderTarget(name, target_ns, spec, token, ca_pem)
+    return RenderTarget(name, target_ns, spec, token, ca_pem, tuple(warnings))
 
 
 async def _resolve_versions(
@@ -232,8 +261,8 @@ def _ssl_verify(ca_pem: str | None) -> bool | ssl.SSLContext:
 async def render(target: RenderTarget, *, now: datetime, attempts: int = 4) -> RenderResult:
     """List the catalog and plan the sync as a first sync into an empty namespace.
 
-    Raises CatalogError when the listing fails, RenderError for a failed version lookup or
-    an unusable token.
+    Raises CatalogError when the listing fails, RenderError for an inconsistent listing, a
+    failed version lookup or an unusable token.
     """
     spec = target.spec
     try:
@@ -250,6 +279,13 @@ async def render(target: RenderTarget, *, now: datetime, attempts: int = 4) -> R
         raise RenderError(str(exc)) from None
     async with client:
         listing = await client.list_models(catalog_filters(spec))
+        if not listing.complete:
+            raise RenderError(
+                f"the catalog's listing is inconsistent ({listing.inconsistency}); the "
+                "ModelRefs would not be the catalog's, so none are printed (the operator "
+                "reports InconsistentListing and deletes or marks nothing)",
+                exit_code=1,
+            )
         resolutions = await _resolve_versions(client, spec, listing.models)
     plan = plan_sync(
         listing.models,
@@ -258,6 +294,8 @@ async def render(target: RenderTarget, *, now: datetime, attempts: int = 4) -> R
         sync=SyncRef(target.name, target.namespace, uid=""),
         now=now,
         resolutions=resolutions,
+        listing_complete=listing.complete,
+        listing_problem=listing.inconsistency,
         skipped_model_ids=[s.id for s in listing.skipped if s.id is not None],
     )
     return RenderResult(plan, listing)

@@ -107,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
                 DEFAULT_ALLOWED_HOSTS, allow_insecure_http=args.allow_insecure_http
             ),
         )
+        for warning in target.warnings:
+            print(f"modelsync render: warning: {warning}", file=sys.stderr)
         result = asyncio.run(render(target, now=now, attempts=args.catalog_attempts))
     except RenderError as exc:
         return fail(str(exc), exc.exit_code)

@@ -48,6 +48,23 @@ def _duration(text: str) -> float:
     return value.total_seconds()
 
 
+_BYTE_UNITS = {"": 1, "ki": 1024, "mi": 1024**2, "gi": 1024**3}
+_MIN_RESPONSE_BYTES = 1024
+
+
+def _byte_size(text: str) -> int:
+    """A byte count: `33554432`, `32Mi`, `512Ki`, `1Gi` (a trailing `B` is allowed)."""
+    raw = text.strip().lower().removesuffix("b")
+    digits = raw.rstrip("kmgi")
+    unit = raw[len(digits) :]
+    if not digits.isdigit() or unit not in _BYTE_UNITS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 33554432 or 32Mi")
+    value = int(digits) * _BYTE_UNITS[unit]
+    if value < _MIN_RESPONSE_BYTES:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least {_MIN_RESPONSE_BYTES} bytes")
+    return value
+
+
 def _lease_name(text: str) -> str:
     from modelsync.api.naming import is_dns1123_subdomain
 
@@ -197,15 +214,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PATTERN",
         help="catalog URLs the operator may call, as scheme://host[:port] with * wildcards "
-        "(repeatable or comma-separated; default: https://*, any https host)",
+        "(repeatable or comma-separated; default: https://*, any https host). A catalog whose "
+        "address is loopback, link-local (169.254.x.x), private or otherwise not public is "
+        "called only when a pattern names its host or IP without a wildcard, e.g. "
+        "http://127.0.0.1:8181 or https://catalog.internal.example",
     )
     policy.add_argument(
         "--allow-insecure-http",
         action="store_true",
         help="also allow plain http to the allowed hosts (local sandboxes only)",
     )
-    policy.add_argument("--max-concurrent-syncs", type=positive_int, default=4)
-    policy.add_argument("--max-concurrent-writes", type=positive_int, default=16)
+    policy.add_argument(
+        "--max-concurrent-syncs",
+        type=positive_int,
+        default=4,
+        metavar="N",
+        help="sync passes that plan and write ModelRefs at once (default 4); a pass waiting on "
+        "its catalog does not hold one",
+    )
+    policy.add_argument(
+        "--max-concurrent-syncs-per-host",
+        type=positive_int,
+        default=2,
+        metavar="N",
+        help="sync passes that read one catalog (scheme://host:port) at once (default 2), so "
+        "a slow catalog holds back only its own syncs",
+    )
+    policy.add_argument(
+        "--max-concurrent-writes",
+        type=positive_int,
+        default=16,
+        metavar="N",
+        help="Kubernetes writes in flight at once, over all syncs (default 16)",
+    )
+    policy.add_argument(
+        "--max-response-bytes",
+        type=_byte_size,
+        default=32 * 1024 * 1024,
+        metavar="SIZE",
+        help="largest catalog response body, counted after decompression, e.g. 64Mi "
+        "(default 32Mi); a larger one fails the sync with ResponseTooLarge",
+    )
+    policy.add_argument(
+        "--sync-timeout",
+        type=_duration,
+        default=600.0,
+        metavar="DURATION",
+        help="deadline of one whole sync pass, catalog reads and writes included (default "
+        "10m); a pass that runs over ends with SyncTimedOut and deletes or marks nothing",
+    )
     policy.add_argument(
         "--default-interval",
         type=_duration,
@@ -232,6 +289,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--catalog-attempts",
         type=positive_int,
         default=4,
+        metavar="N",
         help="tries per catalog request, the first included (default 4)",
     )
 
@@ -290,7 +348,10 @@ def run(args: argparse.Namespace) -> int:
         config = OperatorConfig(
             allowed_hosts=hosts,
             max_concurrent_syncs=args.max_concurrent_syncs,
+            max_concurrent_syncs_per_host=args.max_concurrent_syncs_per_host,
             max_concurrent_writes=args.max_concurrent_writes,
+            max_response_bytes=args.max_response_bytes,
+            sync_timeout=args.sync_timeout,
             default_interval=args.default_interval,
             secret_check_interval=args.secret_check_interval,
             status_heartbeat=args.status_heartbeat,

@@ -3,7 +3,6 @@ model versions."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
@@ -40,9 +39,12 @@ async def test_full_listing_equals_the_fixture(
     assert set(ids) == fixture_ids(catalog_fixture_data)
     assert listing.skipped == ()
     assert listing.total == FIXTURE_COUNT
-    assert listing.pages == listing.requests == math.ceil(FIXTURE_COUNT / page_size)
+    assert (listing.complete, listing.inconsistency, listing.restarts) == (True, "", 0)
+    # A full page that reaches the total is confirmed by one more (empty) page.
+    assert listing.pages == listing.requests == FIXTURE_COUNT // page_size + 1
     sent = api_requests(catalog_server)
-    assert [int(r.query["offset"]) for r in sent] == list(range(0, FIXTURE_COUNT, page_size))
+    last_offset = FIXTURE_COUNT // page_size * page_size
+    assert [int(r.query["offset"]) for r in sent] == list(range(0, last_offset + 1, page_size))
     assert {r.query["limit"] for r in sent} == {str(page_size)}
     assert "include_empty_models" not in sent[0].query
 
@@ -147,7 +149,9 @@ def test_filters_to_params() -> None:
     }
 
 
-async def test_empty_page_before_total_ends_the_listing(catalog_server: CatalogSandbox) -> None:
+async def test_empty_page_before_total_makes_the_listing_inconsistent(
+    catalog_server: CatalogSandbox,
+) -> None:
     def arm_after_first(status: int) -> None:
         if len(catalog_server.requests) == 1:
             catalog_server.faults.empty_page_next(1)
@@ -155,10 +159,12 @@ async def test_empty_page_before_total_ends_the_listing(catalog_server: CatalogS
     async with make_client(catalog_server, page_size=10, on_response=arm_after_first) as client:
         listing = await client.list_models()
     assert (listing.pages, listing.total, len(listing.models)) == (2, FIXTURE_COUNT, 10)
+    assert not listing.complete
+    assert listing.inconsistency == "the page at offset 10 was empty before the reported total 38"
 
 
-async def test_total_shrinking_mid_listing_uses_the_latest_total(
-    catalog_server: CatalogSandbox,
+async def test_total_shrinking_mid_listing_lists_again_from_the_start(
+    catalog_server: CatalogSandbox, catalog_fixture_data: dict[str, Any]
 ) -> None:
     def arm_after_first(status: int) -> None:
         if len(catalog_server.requests) == 1:
@@ -166,10 +172,14 @@ async def test_total_shrinking_mid_listing_uses_the_latest_total(
 
     async with make_client(catalog_server, page_size=5, on_response=arm_after_first) as client:
         listing = await client.list_models()
-    assert (listing.pages, listing.total, len(listing.models)) == (2, 8, 10)
+    assert (listing.complete, listing.restarts, listing.total) == (True, 1, FIXTURE_COUNT)
+    assert {model.id for model in listing.models} == fixture_ids(catalog_fixture_data)
+    offsets = [r.query["offset"] for r in api_requests(catalog_server)]
+    assert offsets == ["0", "5", *(str(n) for n in range(0, FIXTURE_COUNT, 5))]
+    assert listing.pages == listing.requests == 2 + 8
 
 
-async def test_total_growing_mid_listing_pages_on_until_an_empty_page(
+async def test_total_growing_everywhere_is_a_short_page_before_the_total(
     catalog_server: CatalogSandbox,
 ) -> None:
     catalog_server.faults.misreport_total(+5, 100)
@@ -177,16 +187,15 @@ async def test_total_growing_mid_listing_pages_on_until_an_empty_page(
         listing = await client.list_models()
     assert len(listing.models) == FIXTURE_COUNT
     assert listing.total == FIXTURE_COUNT + 5
-    assert [r.query["offset"] for r in api_requests(catalog_server)] == [
-        "0",
-        "10",
-        "20",
-        "30",
-        "38",
-    ]
+    assert not listing.complete
+    assert listing.inconsistency == (
+        "the page at offset 30 had 8 entries, fewer than the page size 10, before the "
+        "reported total 43"
+    )
+    assert [r.query["offset"] for r in api_requests(catalog_server)] == ["0", "10", "20", "30"]
 
 
-async def test_duplicates_across_pages_are_dropped(
+async def test_insert_while_paging_restarts_and_sees_the_new_model(
     catalog_server: CatalogSandbox, catalog_fixture_data: dict[str, Any]
 ) -> None:
     template = fixture_models(catalog_fixture_data)[0]
@@ -205,11 +214,12 @@ async def test_duplicates_across_pages_are_dropped(
     async with make_client(catalog_server, page_size=5, on_response=insert_after_first) as client:
         listing = await client.list_models()
     ids = [model.id for model in listing.models]
-    # The insert shifted everything by one: page 2 repeats page 1's last model.
-    assert len(ids) == len(set(ids)) == FIXTURE_COUNT
-    assert set(ids) == fixture_ids(catalog_fixture_data)
+    # The insert moved the total (38 -> 39) between the first two pages: listed again.
+    assert (listing.complete, listing.restarts) == (True, 1)
+    assert len(ids) == len(set(ids)) == FIXTURE_COUNT + 1
+    assert set(ids) == fixture_ids(catalog_fixture_data) | {"0000-sorts-first"}
     assert listing.total == FIXTURE_COUNT + 1
-    assert listing.pages == 8
+    assert listing.pages == 2 + 8
 
 
 async def test_model_failing_validation_is_skipped_and_reported(

@@ -169,7 +169,7 @@ async def test_timeout_forever_raises(catalog_server: CatalogSandbox) -> None:
     async with make_client(catalog_server, timeout=0.2, retry=policy) as client:
         with pytest.raises(TransportFailure) as caught:
             await client.list_models()
-    assert "no response within 0.2s" in str(caught.value)
+    assert "no complete response within 0.2s" in str(caught.value)
     assert "gave up after 2 attempts" in str(caught.value)
     catalog_server.faults.delay(0)
 

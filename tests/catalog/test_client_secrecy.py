@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from catalog.client_support import FAST_RETRY, RecordingSleep, closed_port
-from modelsync.catalog import CatalogClient, CatalogError, RetryPolicy
+from modelsync.catalog import (
+    CatalogClient,
+    CatalogError,
+    InvalidToken,
+    RetryPolicy,
+    restricted_destinations_guard,
+)
 from modelsync.sandbox.catalog_server import CatalogSandbox
 
 SECRET = "tfy-SECRET-7d1e9c0b4a"
@@ -94,6 +100,14 @@ async def _runaway(sandbox: CatalogSandbox) -> object:
     return await _listing(sandbox, page_size=1, max_pages=2)
 
 
+async def _too_large(sandbox: CatalogSandbox) -> object:
+    return await _listing(sandbox, max_response_bytes=100)
+
+
+async def _destination_refused(sandbox: CatalogSandbox) -> object:
+    return await _listing(sandbox, connect_guard=restricted_destinations_guard(lambda _: False))
+
+
 SCENARIOS: dict[str, Scenario] = {
     "server-error": _server_error,
     "rate-limited": _rate_limited,
@@ -106,6 +120,8 @@ SCENARIOS: dict[str, Scenario] = {
     "refused": _refused,
     "versions-404": _versions_404,
     "runaway": _runaway,
+    "too-large": _too_large,
+    "destination-refused": _destination_refused,
 }
 
 
@@ -148,8 +164,15 @@ async def test_token_with_trailing_newline_is_trimmed(secret_catalog: CatalogSan
     assert listing
 
 
-@pytest.mark.parametrize("token", [f"{SECRET} x", f"{SECRET}\x00", f"{SECRET}é", "  "])
+@pytest.mark.parametrize(
+    "token", [f"{SECRET} x", f"{SECRET}\x00", f"{SECRET}é", f"{SECRET}\tx", "  ", ""]
+)
 def test_unusable_token_is_refused_without_echo(token: str) -> None:
     with pytest.raises(ValueError, match="token") as caught:
         CatalogClient("https://catalog.example", token)
-    assert SECRET not in str(caught.value)
+    error = caught.value
+    assert isinstance(error, InvalidToken)
+    assert isinstance(error, CatalogError)
+    assert error.reason == "InvalidToken"
+    for text in (str(error), repr(error), *map(str, error.args)):
+        assert SECRET not in text

@@ -42,6 +42,8 @@ def test_demo_sync_is_the_shipped_example_with_the_catalog_url_filled_in() -> No
     example_secret = _example("secret.yaml")
     assert secret["metadata"]["name"] == example_secret["metadata"]["name"]
     assert secret["stringData"] == example_secret["stringData"]
+    assert secret["metadata"]["labels"] == example_secret["metadata"]["labels"]
+    assert secret["metadata"]["labels"] == {"modelsync.dev/catalog-credentials": "true"}
     assert namespace == {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}
 
 

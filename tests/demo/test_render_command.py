@@ -79,6 +79,7 @@ def test_the_shipped_examples_render_as_they_are(
         secret = str(ROOT / "examples" / "secret.yaml")
         code, out, err = render(capsys, "-f", secret, "-f", str(moved), "--allow-insecure-http")
     assert code == 0, err
+    assert "warning" not in err  # the example Secret is opted in
     names = {d["metadata"]["name"] for d in yaml.safe_load_all(out)}
     assert names == {
         "churn.churn-predictor",
@@ -150,3 +151,42 @@ def test_unreadable_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     assert code == 2
     assert "cannot read" in err
     assert "missing.yaml" in err
+
+
+def test_an_inconsistent_listing_renders_nothing_and_fails(
+    manifest: Path,
+    catalog_server_thread: CatalogSandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELSYNC_TOKEN", str(catalog_server_thread.token))
+    catalog_server_thread.faults.understate_total(3, path_prefix="/api/ml/v1/models")
+    code, out, err = render(capsys, "-f", str(manifest), "--allow-insecure-http")
+    assert (code, out) == (1, "")
+    assert "listing is inconsistent" in err
+    assert "InconsistentListing" in err
+
+
+def test_a_secret_without_the_opt_in_label_renders_with_a_warning(
+    tmp_path: Path,
+    catalog_server_thread: CatalogSandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MODELSYNC_TOKEN", raising=False)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "tfy", "namespace": "ml"},
+        "stringData": {"token": str(catalog_server_thread.token)},
+    }
+    path = tmp_path / "all.yaml"
+    url = catalog_server_thread.url
+    sync = sync_yaml(url, select={"mlRepos": ["churn"]})
+    path.write_text(yaml.safe_dump(secret) + "---\n" + sync)
+    code, out, err = render(capsys, "-f", str(path), "--allow-insecure-http")
+    assert code == 0, err
+    assert out
+    assert 'warning: Secret "tfy" lacks the label modelsync.dev/catalog-credentials' in err
+    assert "SecretNotOptedIn" in err
+    assert "kubectl label secret tfy modelsync.dev/catalog-credentials=true" in err

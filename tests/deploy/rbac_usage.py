@@ -10,6 +10,13 @@ hand-kept table. Group and plural of the custom-object methods are read from the
 arguments (literals or module-level constants). Anything the checker cannot resolve is an
 error, never silently skipped.
 
+Only calls the operator process can make count. `modelsync run` and the modules that only it
+runs (OPERATOR_PROCESS) are the roots; shared code (kube/, plan/, ...) counts only for the
+functions, classes and methods reachable from them (`CallGraph`: names and module attributes
+resolved through imports; a method counts once its class is reached and its name is used).
+What only other commands reach, e.g. `modelsync reconcile`, which patches a ModelCatalogSync
+with the user's own credentials, needs no grant in the operator's roles.
+
 The Kopf side is derived from the registered handlers (`@kopf.on.*` in handlers.py) and
 Kopf's own machinery (CRD observation, namespace observation), per its source; Kopf runs
 standalone (no peering), which test_rbac checks in operator_main.py.
@@ -22,7 +29,7 @@ import functools
 import importlib
 import importlib.util
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,25 +37,32 @@ from typing import Any
 from deploy.manifests import ROOT
 
 __all__ = [
+    "OPERATOR_PROCESS",
+    "CallGraph",
     "Permission",
+    "Unit",
     "UnresolvedCall",
+    "cli_permissions",
     "client_methods",
     "code_permissions",
     "granted_permissions",
     "kopf_framework_permissions",
     "kopf_handler_permissions",
+    "operator_units",
     "owner_reference_permissions",
+    "package_graph",
     "permissions_in_source",
 ]
 
 PACKAGE_DIR = ROOT / "operator" / "modelsync"
-# The operator's Kubernetes I/O lives here; the sandbox is a server, not a client.
-SCANNED = ("kube", "runtime", "handlers.py", "operator_main.py")
+PACKAGE = "modelsync"
+# Modules only the operator process (`modelsync run`) runs: every definition in them is a root.
+OPERATOR_PROCESS = ("run_cli.py", "operator_main.py", "handlers.py", "runtime")
 
 _HTTP_VERB = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 _VARIANT_SUFFIXES = ("_with_http_info", "_without_preload_content")
-# Handlers for which Kopf only watches; all others make it patch the object (progress,
-# finalizers) and its status.
+# Handlers for which Kopf only watches (as long as they return None); all others make it
+# patch the object (progress, finalizers, diff-base annotation) and its status.
 _WATCH_ONLY_HANDLERS = frozenset({"event", "index"})
 _NON_RESOURCE_HANDLERS = frozenset({"login", "startup", "cleanup", "probe"})
 # Admission webhooks make Kopf manage webhook configurations: not modelled here.
@@ -284,24 +298,259 @@ def permissions_in_source(
     return _Scanner(filename, names, receivers).scan(ast.parse(source, filename))
 
 
-def _module_name(path: Path) -> str:
-    relative = path.relative_to(ROOT / "operator").with_suffix("")
-    return ".".join(relative.parts)
+@dataclass(frozen=True, order=True)
+class Unit:
+    """One definition: a top-level function or class, a method ("Class.method"), or the
+    module's own top-level statements ("<module>")."""
+
+    module: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.name}"
 
 
-def _scanned_files() -> list[Path]:
-    files: list[Path] = []
-    for entry in SCANNED:
-        path = PACKAGE_DIR / entry
-        files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
-    return files
+MODULE_BODY = "<module>"
 
 
-def api_receivers(files: Iterable[Path]) -> dict[str, str]:
+@dataclass
+class _Module:
+    name: str
+    path: Path
+    tree: ast.Module
+    units: dict[str, list[ast.stmt]]  # unit name -> its statements
+    decorated: set[str]  # top-level definitions with decorators: they run on import
+    imports: dict[str, tuple[str, str | None]]  # local name -> (module, attribute or None)
+
+
+def _is_dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
+
+
+class CallGraph:
+    """Which definitions of a package the code reachable from some roots can run.
+
+    References are names (resolved through the module's imports, re-exports followed) and
+    `module.attribute` chains; a class brings in its methods whose names appear as an
+    attribute anywhere in reached code (dunders always). Unknown names (builtins,
+    third-party) are ignored: they cannot reach this package's client calls.
+    """
+
+    def __init__(self, package_dir: Path, package: str) -> None:
+        self.package_dir = package_dir
+        self.package = package
+        self.modules: dict[str, _Module] = {}
+        for path in sorted(package_dir.rglob("*.py")):
+            name = self._module_name(path)
+            self.modules[name] = self._load(name, path)
+
+    def _module_name(self, path: Path) -> str:
+        parts = [self.package, *path.relative_to(self.package_dir).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts.pop()
+        return ".".join(parts)
+
+    def _load(self, name: str, path: Path) -> _Module:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        units: dict[str, list[ast.stmt]] = {MODULE_BODY: []}
+        decorated: set[str] = set()
+        for stmt in tree.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                units[stmt.name] = [stmt]
+                if stmt.decorator_list:
+                    decorated.add(stmt.name)
+            elif isinstance(stmt, ast.ClassDef):
+                header: list[ast.stmt] = []
+                for item in stmt.body:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                        units[f"{stmt.name}.{item.name}"] = [item]
+                    else:
+                        header.append(item)
+                # The class statement without its methods: bases, decorators, attributes.
+                units[stmt.name] = [
+                    ast.ClassDef(
+                        name=stmt.name,
+                        bases=stmt.bases,
+                        keywords=stmt.keywords,
+                        body=header or [ast.Pass()],
+                        decorator_list=stmt.decorator_list,
+                    )
+                ]
+                if stmt.decorator_list:
+                    decorated.add(stmt.name)
+            else:
+                units[MODULE_BODY].append(stmt)
+        return _Module(name, path, tree, units, decorated, self._imports(name, path, tree))
+
+    def _imports(
+        self, name: str, path: Path, tree: ast.Module
+    ) -> dict[str, tuple[str, str | None]]:
+        package_parts = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        found: dict[str, tuple[str, str | None]] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        found[alias.asname] = (alias.name, None)
+                    else:
+                        top = alias.name.split(".")[0]
+                        found[top] = (top, None)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package_parts[: len(package_parts) - (node.level - 1)]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                for alias in node.names:
+                    found[alias.asname or alias.name] = (base, alias.name)
+        return found
+
+    # -- resolution ------------------------------------------------------------------
+
+    def _resolve_in(self, module: str, name: str, depth: int = 0) -> Unit | str | None:
+        """`name` looked up in `module`: a Unit, a module name, or None (not ours)."""
+        if depth > 20:
+            return None
+        if f"{module}.{name}" in self.modules:
+            return f"{module}.{name}"
+        found = self.modules.get(module)
+        if found is None:
+            return None
+        if name in found.units and name != MODULE_BODY:
+            return Unit(module, name)
+        if name in found.imports:
+            return self._resolve_import(found.imports[name], depth + 1)
+        return None
+
+    def _resolve_import(self, target: tuple[str, str | None], depth: int) -> Unit | str | None:
+        module, attribute = target
+        if attribute is None:
+            return module if module in self.modules or module == self.package else None
+        return self._resolve_in(module, attribute, depth)
+
+    def _resolve_name(self, module: _Module, name: str) -> Unit | str | None:
+        if name in module.units and name != MODULE_BODY:
+            return Unit(module.name, name)
+        if name in module.imports:
+            return self._resolve_import(module.imports[name], 0)
+        return None
+
+    def _resolve_expr(self, module: _Module, node: ast.expr) -> Unit | str | None:
+        if isinstance(node, ast.Name):
+            return self._resolve_name(module, node.id)
+        if isinstance(node, ast.Attribute):
+            owner = self._resolve_expr(module, node.value)
+            if isinstance(owner, str):
+                return self._resolve_in(owner, node.attr)
+        return None
+
+    def references(self, unit: Unit) -> tuple[set[Unit], set[str]]:
+        """(definitions `unit` refers to, attribute names it uses)."""
+        module = self.modules[unit.module]
+        units: set[Unit] = set()
+        attributes: set[str] = set()
+        for stmt in module.units[unit.name]:
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Attribute):
+                    attributes.add(node.attr)
+                if isinstance(node, ast.Name | ast.Attribute):
+                    target = self._resolve_expr(module, node)
+                    if isinstance(target, Unit):
+                        units.add(target)
+        if "." in unit.name:  # a method belongs to its class
+            units.add(Unit(unit.module, unit.name.split(".", 1)[0]))
+        return units, attributes
+
+    def reached(self, roots: Iterable[Unit]) -> set[Unit]:
+        """Every definition reachable from `roots`."""
+        reached: set[Unit] = set()
+        attributes: set[str] = set()
+        todo = list(roots)
+        while todo:
+            while todo:
+                unit = todo.pop()
+                if unit in reached:
+                    continue
+                reached.add(unit)
+                module = self.modules[unit.module]
+                # Importing a module runs its top-level statements and decorators.
+                todo.extend(Unit(module.name, n) for n in (MODULE_BODY, *module.decorated))
+                units, names = self.references(unit)
+                attributes |= names
+                todo.extend(units)
+            for unit in list(reached):
+                if "." in unit.name:
+                    continue
+                for name in self.modules[unit.module].units:
+                    cls, dot, method = name.partition(".")
+                    used = _is_dunder(method) or method in attributes
+                    if dot and cls == unit.name and used and Unit(unit.module, name) not in reached:
+                        todo.append(Unit(unit.module, name))
+        return reached
+
+    def module_units(self, module: str) -> set[Unit]:
+        return {Unit(module, name) for name in self.modules[module].units}
+
+    def roots(self, entries: Iterable[str]) -> set[Unit]:
+        """Every definition in the named files or folders (relative to the package)."""
+        found: set[Unit] = set()
+        for entry in entries:
+            path = self.package_dir / entry
+            files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+            for file in files:
+                found |= self.module_units(self._module_name(file))
+        return found
+
+    # -- permissions ---------------------------------------------------------------------
+
+    def permissions(
+        self,
+        units: Iterable[Unit],
+        names_of: Callable[[str], Mapping[str, Any]],
+    ) -> set[Permission]:
+        """Permissions of the client calls in `units`; `names_of(module)`: its constants."""
+        chosen = sorted(units)
+        modules = sorted({u.module for u in chosen})
+        receivers = api_receivers(self.modules[m].tree for m in modules)
+        found: set[Permission] = set()
+        for unit in chosen:
+            module = self.modules[unit.module]
+            tree = ast.Module(body=list(module.units[unit.name]), type_ignores=[])
+            where = str(
+                module.path.relative_to(ROOT) if module.path.is_relative_to(ROOT) else module.path
+            )
+            scanner = _Scanner(where, _LazyNames(names_of, unit.module), receivers)
+            found |= scanner.scan(tree)
+        return found
+
+
+class _LazyNames(Mapping[str, Any]):
+    """A module's names, loaded only when a call needs one (most units have no client call)."""
+
+    def __init__(self, names_of: Callable[[str], Mapping[str, Any]], module: str) -> None:
+        self._names_of = names_of
+        self._module = module
+
+    def _names(self) -> Mapping[str, Any]:
+        return self._names_of(self._module)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._names()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+def api_receivers(trees: Iterable[ast.AST]) -> dict[str, str]:
     """`self.core = k8s.CoreV1Api(...)`-style assignments: {"core": "CoreV1Api"}."""
     found: dict[str, str] = {}
-    for path in files:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for tree in trees:
+        for node in ast.walk(tree):
             if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
                 continue
             func = node.value.func
@@ -309,30 +558,64 @@ def api_receivers(files: Iterable[Path]) -> dict[str, str]:
             if not name.endswith("Api"):
                 continue
             for target in node.targets:
-                if isinstance(target, ast.Attribute):
-                    found[target.attr] = name
-                elif isinstance(target, ast.Name):
-                    found[target.id] = name
+                key = target.attr if isinstance(target, ast.Attribute) else None
+                key = target.id if isinstance(target, ast.Name) else key
+                if key is None:
+                    continue
+                if found.get(key, name) != name:
+                    raise UnresolvedCall(f"{key!r} is both a {found[key]} and a {name}")
+                found[key] = name
     return found
 
 
-def code_permissions() -> set[Permission]:
-    """Everything the operator's own client calls need."""
-    files = _scanned_files()
-    receivers = api_receivers(files)
-    found: set[Permission] = set()
-    for path in files:
-        module = importlib.import_module(_module_name(path))
-        found |= permissions_in_source(
-            path.read_text(encoding="utf-8"), vars(module), receivers, str(path.relative_to(ROOT))
-        )
-    return found
+def _module_names(module: str) -> Mapping[str, Any]:
+    return vars(importlib.import_module(module))
+
+
+@functools.cache
+def package_graph() -> CallGraph:
+    return CallGraph(PACKAGE_DIR, PACKAGE)
+
+
+@functools.cache
+def operator_units() -> frozenset[Unit]:
+    """The definitions the operator process can run."""
+    graph = package_graph()
+    return frozenset(graph.reached(graph.roots(OPERATOR_PROCESS)))
+
+
+@functools.cache
+def code_permissions() -> frozenset[Permission]:
+    """Everything the operator process's own client calls need."""
+    return frozenset(package_graph().permissions(operator_units(), _module_names))
+
+
+@functools.cache
+def cli_permissions(entry: str) -> frozenset[Permission]:
+    """What a command run with the user's credentials needs, e.g. "reconcile_cli.py"."""
+    graph = package_graph()
+    return frozenset(graph.permissions(graph.reached(graph.roots([entry])), _module_names))
 
 
 def kopf_handler_permissions(source: str, names: Mapping[str, Any]) -> set[Permission]:
-    """What Kopf does for the `@kopf.on.<kind>(group, version, plural)` handlers in `source`."""
+    """What Kopf does for the `@kopf.on.<kind>(group, version, plural)` handlers in `source`.
+
+    Every handler makes Kopf list and watch its resource. Changing handlers (create, update,
+    resume, delete, daemons, timers) also make it patch the object: finalizers, progress and
+    `kopf.zalando.org/last-handled-configuration` annotations, results in status. Watching
+    handlers (`event`, `index`) only write when one returns something: Kopf stores the value
+    in the object's status, so unless the handler is annotated `-> None` it counts as
+    writing (kopf/_core/reactor/processing.py, process_watching_cause, deliver_results).
+    """
+    tree = ast.parse(source)
+    returns_none: set[ast.Call] = set()
+    for definition in ast.walk(tree):
+        if isinstance(definition, ast.FunctionDef | ast.AsyncFunctionDef):
+            annotation = definition.returns
+            if isinstance(annotation, ast.Constant) and annotation.value is None:
+                returns_none |= {d for d in definition.decorator_list if isinstance(d, ast.Call)}
     found: set[Permission] = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
@@ -353,7 +636,7 @@ def kopf_handler_permissions(source: str, names: Mapping[str, Any]) -> set[Permi
         else:
             raise UnresolvedCall(f"line {node.lineno}: cannot tell the resource of {chain}")
         found |= {Permission(str(group), str(plural), v) for v in ("list", "watch")}
-        if handler not in _WATCH_ONLY_HANDLERS:
+        if handler not in _WATCH_ONLY_HANDLERS or node not in returns_none:
             found.add(Permission(str(group), str(plural), "patch"))
             found.add(Permission(str(group), f"{plural}/status", "patch"))
     return found

@@ -1,5 +1,5 @@
 """The Dockerfile, checked without a container engine: hadolint plus the project's rules,
-and the pinned requirements it installs."""
+and the hash-locked requirements it installs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
@@ -122,11 +123,22 @@ def test_no_healthcheck_no_add_no_latest(dockerfile: list[list[Instruction]]) ->
         assert ":latest" not in stage[0].argument
 
 
-def test_dependencies_come_from_the_lock(dockerfile: list[list[Instruction]]) -> None:
+def test_dependencies_come_from_the_lock_with_hashes(
+    dockerfile: list[list[Instruction]],
+) -> None:
     runs = [i.argument for i in dockerfile[0] if i.keyword == "RUN"]
-    assert any("--no-deps -r requirements.lock" in r for r in runs)
-    assert any("--no-deps ." in r for r in runs)
+    lock_installs = [r for r in runs if "-r requirements.lock" in r]
+    assert len(lock_installs) == 1, lock_installs
+    assert "--require-hashes" in lock_installs[0].split()
+    assert "--no-deps" in lock_installs[0].split()
+    package_installs = [r for r in runs if re.search(r"pip install .*--no-deps .*\.(\s|$)", r)]
+    assert len(package_installs) == 1, runs
+    # Build isolation would fetch the build backend from PyPI, unhashed.
+    assert "--no-build-isolation" in package_installs[0].split()
     assert any("pip check" in r for r in runs)
+    for run in runs:  # nothing else reaches PyPI
+        if "pip install" in run:
+            assert run in lock_installs + package_installs, run
 
 
 def test_dockerignore_admits_every_copied_path(dockerfile: list[list[Instruction]]) -> None:
@@ -145,27 +157,125 @@ def test_dockerignore_admits_every_copied_path(dockerfile: list[list[Instruction
                 assert source.rstrip("/") in admitted, f"{source} is not in the build context"
 
 
-def _pins() -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for line in LOCK.read_text(encoding="utf-8").splitlines():
-        if not line or line.startswith("#"):
+@dataclass(frozen=True)
+class LockEntry:
+    version: str
+    hashes: tuple[str, ...]
+
+
+_HASH_OPTION = re.compile(r"--hash=(\S+)")
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def parse_lock(text: str) -> dict[str, LockEntry]:
+    """{canonical name: entry} of a `--require-hashes` requirements file; AssertionError
+    for anything pip's hash-checking mode would refuse or that is not an exact pin."""
+    entries: dict[str, LockEntry] = {}
+    logical: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
             continue
-        name, sep, version = line.partition("==")
-        assert sep, f"not an exact pin: {line}"
-        assert re.fullmatch(r"[\w.!+-]+", version), f"not an exact pin: {line}"
-        pins[canonicalize_name(name)] = version
-    return pins
+        continued = line.endswith("\\")
+        pending = " ".join(p for p in (pending, line.removesuffix("\\").strip()) if p)
+        if not continued:
+            logical.append(pending)
+            pending = ""
+    assert not pending, "the lock ends in a line continuation"
+    for entry in logical:
+        hashes = tuple(_HASH_OPTION.findall(entry))
+        requirement = Requirement(_HASH_OPTION.sub("", entry).strip())
+        assert hashes, f"{requirement.name} has no --hash"
+        for value in hashes:
+            assert _SHA256.fullmatch(value), f"{requirement.name}: not a sha256 hash: {value}"
+        (spec,) = requirement.specifier
+        assert spec.operator == "==", f"not an exact pin: {entry[:80]}"
+        assert "*" not in spec.version, f"not an exact pin: {entry[:80]}"
+        name = canonicalize_name(requirement.name)
+        assert name not in entries, f"{requirement.name} pinned twice"
+        entries[name] = LockEntry(spec.version, hashes)
+    return entries
+
+
+def _pins() -> dict[str, str]:
+    return {name: entry.version for name, entry in parse_lock(_lock_text()).items()}
+
+
+def _lock_text() -> str:
+    return LOCK.read_text(encoding="utf-8")
+
+
+def _pyproject() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
 def _runtime_requirements() -> list[Requirement]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    return [Requirement(r) for r in project["project"]["dependencies"]]
+    return [Requirement(r) for r in _pyproject()["project"]["dependencies"]]
 
 
-def test_lock_pins_every_runtime_dependency_within_its_range() -> None:
+def _build_requirements() -> list[Requirement]:
+    return [Requirement(r) for r in _pyproject()["build-system"]["requires"]]
+
+
+def test_every_lock_entry_is_an_exact_pin_with_sha256_hashes() -> None:
+    entries = parse_lock(_lock_text())
+    assert entries
+    for name, entry in entries.items():
+        assert entry.hashes, name
+    # Every non-comment line belongs to a pinned entry: no stray options such as an
+    # --index-url or a -r include that would bypass the hashes.
+    for line in _lock_text().splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            assert re.match(r"[A-Za-z0-9]|--hash=sha256:", stripped), line
+
+
+def test_lock_header_names_the_regeneration_command() -> None:
+    header = [line for line in _lock_text().splitlines() if line.startswith("#")]
+    assert any("deploy/lock-requirements.sh" in line for line in header)
+    assert any("--require-hashes" in line for line in header)
+    script = ROOT / "deploy" / "lock-requirements.sh"
+    assert script.stat().st_mode & 0o111, "deploy/lock-requirements.sh is not executable"
+    assert "--generate-hashes" in script.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("httpx==0.28.1\n", "has no --hash"),
+        ("httpx==0.28.1 \\\n    --hash=md5:0123\n", "not a sha256 hash"),
+        ("httpx==0.28.1 --hash=sha256:" + "a" * 63 + "\n", "not a sha256 hash"),
+        ("httpx>=0.28 --hash=sha256:" + "a" * 64 + "\n", "not an exact pin"),
+        ("httpx==0.28.* --hash=sha256:" + "a" * 64 + "\n", "not an exact pin"),
+        ("httpx==0.28.1 \\\n", "continuation"),
+        (
+            "httpx==0.28.1 --hash=sha256:" + "a" * 64 + "\nHTTPX==0.28.1 --hash=sha256:" + "b" * 64,
+            "pinned twice",
+        ),
+    ],
+)
+def test_lock_parser_refuses_what_hash_checking_mode_would(text: str, problem: str) -> None:
+    with pytest.raises(AssertionError, match=re.escape(problem)):
+        parse_lock(text)
+
+
+def test_lock_parser_reads_multi_line_entries() -> None:
+    digest_a, digest_b = "a" * 64, "b" * 64
+    text = (
+        f"# header\nPyYAML==6.0.4 \\\n    --hash=sha256:{digest_a} \\\n"
+        f"    --hash=sha256:{digest_b}\n\nidna==3.20 --hash=sha256:{digest_a}\n"
+    )
+    assert parse_lock(text) == {
+        "pyyaml": LockEntry("6.0.4", (f"sha256:{digest_a}", f"sha256:{digest_b}")),
+        "idna": LockEntry("3.20", (f"sha256:{digest_a}",)),
+    }
+
+
+def test_lock_pins_every_runtime_and_build_requirement_within_its_range() -> None:
     pins = _pins()
     assert "modelsync" not in pins
-    for requirement in _runtime_requirements():
+    for requirement in [*_runtime_requirements(), *_build_requirements()]:
         name = canonicalize_name(requirement.name)
         assert name in pins, f"{requirement.name} is not in requirements.lock"
         assert requirement.specifier.contains(pins[name], prereleases=True), requirement

@@ -252,3 +252,59 @@ def test_workload_is_hardened() -> None:
 def test_image_tag_is_the_package_version() -> None:
     main = container(render("deploy/base"))
     assert main["image"] == f"modelsync:{importlib.metadata.version('modelsync')}"
+
+
+# -- the network policy -------------------------------------------------------------
+
+DNS_PORTS = {(53, "UDP"), (53, "TCP")}
+API_SERVER_PORTS = {(443, "TCP"), (6443, "TCP")}
+HTTPS_PORTS = {(443, "TCP")}
+
+
+def _policy_ports(rules: list[Manifest], named: dict[str, int]) -> set[tuple[int, str]]:
+    """(port number, protocol) of every rule; a rule without ports would open all of them."""
+    found: set[tuple[int, str]] = set()
+    for rule in rules:
+        assert rule.get("ports"), f"a rule without ports allows every port: {rule}"
+        for entry in rule["ports"]:
+            assert "endPort" not in entry, entry
+            port = entry["port"]
+            number = named[port] if isinstance(port, str) else port
+            found.add((number, entry.get("protocol", "TCP")))
+    return found
+
+
+@pytest.mark.parametrize("path", ["deploy/base", "deploy/overlays/namespaced"])
+def test_network_policy_opens_only_metrics_health_dns_api_server_and_https(path: str) -> None:
+    objects = render(path)
+    (policy,) = find(objects, "NetworkPolicy")
+    workload = find_one(objects, "Deployment", "modelsync")
+    main = container(objects)
+    spec = policy["spec"]
+    assert policy["metadata"]["namespace"] == workload["metadata"]["namespace"]
+    pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+    assert spec["podSelector"].keys() == {"matchLabels"}
+    assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    # Both types listed: whatever no rule allows is denied, in both directions.
+    assert sorted(spec["policyTypes"]) == ["Egress", "Ingress"]
+
+    container_ports = {p["name"]: p["containerPort"] for p in main["ports"]}
+    args = _parse_run_args(main["args"], {e["name"] for e in main["env"]})
+    assert container_ports == {
+        "http-metrics": args.metrics_port,
+        "health": urlsplit(args.liveness).port,
+    }
+    assert _policy_ports(spec["ingress"], container_ports) == {(8080, "TCP"), (8081, "TCP")}
+    assert {n for n, _ in _policy_ports(spec["ingress"], container_ports)} == set(
+        container_ports.values()
+    )
+    egress = _policy_ports(spec["egress"], {})
+    assert egress == DNS_PORTS | API_SERVER_PORTS | HTTPS_PORTS
+
+
+def test_policy_port_reader_refuses_rules_that_open_every_port() -> None:
+    with pytest.raises(AssertionError, match="allows every port"):
+        _policy_ports([{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}], {})
+    with pytest.raises(AssertionError, match="endPort"):
+        _policy_ports([{"ports": [{"port": 1, "endPort": 65535}]}], {})
+    assert _policy_ports([{"ports": [{"port": "health"}]}], {"health": 8081}) == {(8081, "TCP")}

@@ -1,5 +1,6 @@
-"""RBAC grants exactly what the operator's code and Kopf use; Secrets are get-only; Leases
-only in the operator's namespace, and only its own Lease by name."""
+"""RBAC grants exactly what the operator process's code and Kopf use (not what only other
+commands such as `modelsync reconcile` use, with their user's credentials); Secrets are
+get-only; Leases only in the operator's namespace, and only its own Lease by name."""
 
 from __future__ import annotations
 
@@ -14,13 +15,19 @@ import pytest
 import modelsync.handlers
 from deploy.manifests import ROOT, Manifest, container, find, render
 from deploy.rbac_usage import (
+    OPERATOR_PROCESS,
+    CallGraph,
     Permission,
+    Unit,
     UnresolvedCall,
+    cli_permissions,
     code_permissions,
     granted_permissions,
     kopf_framework_permissions,
     kopf_handler_permissions,
+    operator_units,
     owner_reference_permissions,
+    package_graph,
     permissions_in_source,
 )
 from modelsync.api.constants import GROUP, PLURAL_MODELREF, PLURAL_SYNC, VERSION
@@ -108,6 +115,32 @@ def test_the_scan_finds_the_operators_calls() -> None:
     assert Permission("", "events", "create") in found
     for verb in ("get", "create", "update"):  # leader election
         assert Permission(LEASE_GROUP, "leases", verb) in found
+    assert Permission(GROUP, PLURAL_SYNC, "get") in found
+    assert Permission(GROUP, f"{PLURAL_SYNC}/status", "patch") in found
+
+
+def test_the_reconcile_command_is_not_the_operator() -> None:
+    """`modelsync reconcile` annotates a ModelCatalogSync (patch) with the user's own
+    credentials; the operator process never reaches that code, so its roles lack the verb."""
+    assert Permission(GROUP, PLURAL_SYNC, "patch") in cli_permissions("reconcile_cli.py")
+    assert Permission(GROUP, PLURAL_SYNC, "patch") not in code_permissions()
+    reached = operator_units()
+    assert Unit("modelsync.kube.syncs", "patch_sync_status") in reached
+    assert Unit("modelsync.kube.syncs", "request_reconcile") not in reached
+    assert Unit("modelsync.kube.client", "current_namespace") not in reached
+
+
+def test_only_the_run_command_is_the_operator_process() -> None:
+    """The roots are the modules `modelsync run` loads and no other command does."""
+    import modelsync.cli
+
+    modules = {path: module for path, module, _ in modelsync.cli._COMMANDS}
+    assert modules[("run",)] == "modelsync.run_cli"
+    assert "run_cli.py" in OPERATOR_PROCESS
+    others = {m for path, m in modules.items() if path != ("run",)}
+    reached_modules = {unit.module for unit in operator_units()}
+    assert not others & reached_modules, "the operator process runs another command's code"
+    assert not {m for m in reached_modules if m.startswith("modelsync.sandbox")}
 
 
 def test_kopf_runs_standalone() -> None:
@@ -261,7 +294,7 @@ def test_kopf_handlers_that_change_objects_need_patch() -> None:
 @kopf.on.create(GROUP, VERSION, PLURAL_SYNC, registry=r)
 def created(**_): ...
 @kopf.on.event(GROUP, VERSION, PLURAL_MODELREF)
-def seen(**_): ...
+def seen(**_) -> None: ...
 @kopf.on.startup()
 def start(**_): ...
 """
@@ -272,6 +305,129 @@ def start(**_): ...
     assert Permission(GROUP, PLURAL_MODELREF, "watch") in found
 
 
+def test_kopf_event_handlers_that_may_return_a_value_need_patch() -> None:
+    """Kopf stores a watching handler's non-None result in the object's status."""
+    source = """
+@kopf.on.event(GROUP, VERSION, PLURAL_MODELREF)
+def seen(**_): return {"seen": True}
+"""
+    found = kopf_handler_permissions(source, CONSTANTS)
+    assert Permission(GROUP, PLURAL_MODELREF, "patch") in found
+    assert Permission(GROUP, f"{PLURAL_MODELREF}/status", "patch") in found
+
+
+def test_the_operators_kopf_handlers_write_nothing() -> None:
+    """Only @kopf.on.event handlers annotated -> None, and posting off: Kopf itself needs
+    list/watch of the handled resources and nothing else."""
+    found = kopf_handler_permissions(_source(PACKAGE / "handlers.py"), vars(modelsync.handlers))
+    assert {p.verb for p in found} == {"list", "watch"}
+    for clusterwide in (True, False):
+        options = KopfOptions(namespaces=() if clusterwide else ("ns",))
+        assert kopf_settings(options).posting.enabled is False
+
+
 def test_granted_permissions_refuse_wildcards() -> None:
     with pytest.raises(ValueError, match="wildcard"):
         granted_permissions([{"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}])
+
+
+# -- what only another command uses is not granted -------------------------------------
+
+_LIBRARY = """
+from demo.constants import GROUP, VERSION, PLURAL
+
+def read(api, ns, name):
+    return api.custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+
+def annotate(api, ns, name, body):
+    return api.custom.patch_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name, body)
+
+class Store:
+    def __init__(self, api):
+        self.api = api
+
+    def load(self, ns):
+        return self.api.core.read_namespaced_secret("s", ns)
+
+    def purge(self, ns):
+        return self.api.core.delete_namespaced_secret("s", ns)
+"""
+_OPERATOR = """
+from demo import library
+from demo.library import Store, read
+
+async def loop(api, ns):
+    read(api, ns, "x")
+    Store(api).load(ns)
+"""
+_CLI = """
+from demo.library import annotate, read, Store
+
+def main(api, ns):
+    annotate(api, ns, "x", {})
+    read(api, ns, "x")
+    Store(api).purge(ns)
+"""
+
+
+def _demo_package(root: Path) -> CallGraph:
+    package = root / "demo"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "constants.py").write_text(
+        'GROUP = "g.example"\nVERSION = "v1"\nPLURAL = "things"\n', encoding="utf-8"
+    )
+    (package / "library.py").write_text(_LIBRARY, encoding="utf-8")
+    (package / "operator.py").write_text(_OPERATOR, encoding="utf-8")
+    (package / "cli.py").write_text(_CLI, encoding="utf-8")
+    return CallGraph(package, "demo")
+
+
+def _demo_names(module: str) -> dict[str, Any]:
+    return {"GROUP": "g.example", "VERSION": "v1", "PLURAL": "things"}
+
+
+def test_a_verb_only_another_command_uses_is_reported_as_unused(tmp_path: Path) -> None:
+    graph = _demo_package(tmp_path)
+    operator = graph.permissions(graph.reached(graph.roots(["operator.py"])), _demo_names)
+    cli = graph.permissions(graph.reached(graph.roots(["cli.py"])), _demo_names)
+    read = Permission("g.example", "things", "get")
+    annotate = Permission("g.example", "things", "patch")
+    secret_get = Permission("", "secrets", "get")
+    secret_delete = Permission("", "secrets", "delete")
+    assert operator == {read, secret_get}
+    assert cli == {read, annotate, secret_delete}
+    # A role that also grants what only the CLI does fails like any unused grant.
+    report = _difference_report(operator, operator | {annotate, secret_delete})
+    assert "granted but unused: patch things.g.example" in report
+    assert "granted but unused: delete secrets.core" in report
+
+
+def test_call_graph_follows_re_exports_module_attributes_and_used_methods(
+    tmp_path: Path,
+) -> None:
+    graph = _demo_package(tmp_path)
+    (tmp_path / "demo" / "__init__.py").write_text(
+        "from demo.library import annotate\n", encoding="utf-8"
+    )
+    (tmp_path / "demo" / "via_package.py").write_text(
+        "import demo\nfrom demo import library as lib\n"
+        "def f(api):\n    demo.annotate(api, 'n', 'x', {})\n    lib.read(api, 'n', 'x')\n",
+        encoding="utf-8",
+    )
+    graph = CallGraph(tmp_path / "demo", "demo")
+    reached = graph.reached(graph.roots(["via_package.py"]))
+    assert Unit("demo.library", "annotate") in reached
+    assert Unit("demo.library", "read") in reached
+    assert Unit("demo.library", "Store") not in reached
+    operator = graph.reached(graph.roots(["operator.py"]))
+    assert Unit("demo.library", "Store.load") in operator
+    assert Unit("demo.library", "Store.__init__") in operator
+    assert Unit("demo.library", "Store.purge") not in operator
+
+
+def test_the_package_graph_covers_every_module() -> None:
+    graph = package_graph()
+    files = sorted((ROOT / "operator" / "modelsync").rglob("*.py"))
+    assert len(graph.modules) == len(files)
+    assert "modelsync.kube.syncs" in graph.modules

@@ -1,5 +1,6 @@
-"""Fixtures of the operator tests; the harness itself lives in e2e_harness.py."""
+"""Fixtures of the operator tests; they live in e2e_harness.py and runner_world.py."""
 
 from e2e_harness import crd_sandbox, e2e, sandbox_only, scenario
+from runner_world import api, catalog, world
 
-__all__ = ["crd_sandbox", "e2e", "sandbox_only", "scenario"]
+__all__ = ["api", "catalog", "crd_sandbox", "e2e", "sandbox_only", "scenario", "world"]

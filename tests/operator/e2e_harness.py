@@ -42,13 +42,16 @@ WAIT_TIMEOUT = 30.0
 # Distinctive, so a scan for it cannot hit anything else.
 CATALOG_TOKEN = "tok-e2e-7f3c9a1d5b"
 SECRET_NAME = "tfy-api"
+# The label that opts a Secret in as catalog credentials (the operator ignores others).
+CREDENTIALS_LABELS = {"modelsync.dev/catalog-credentials": "true"}
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 # One operator per cluster: no leader election, so a killed-and-restarted operator syncs at
 # once instead of waiting for its old Lease to expire (test_leader_election covers it).
 OPERATOR_FLAGS = (
     "--no-leader-elect",
-    "--allow-insecure-http",
+    # The sandbox catalogs are loopback servers: only an explicit entry lets them in.
+    "--allowed-hosts=http://127.0.0.1:*",
     "--secret-check-interval=300ms",
     "--catalog-attempts=1",
     "--log-format=text",
@@ -233,7 +236,11 @@ class Scenario:
         secret = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": SECRET_NAME, "namespace": self.namespace},
+            "metadata": {
+                "name": SECRET_NAME,
+                "namespace": self.namespace,
+                "labels": CREDENTIALS_LABELS,
+            },
             "stringData": {"token": token},
         }
         done = self.apply(secret)

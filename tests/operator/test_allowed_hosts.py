@@ -58,3 +58,24 @@ def test_unusable_urls_are_refused(url: str) -> None:
 def test_bad_patterns_are_rejected(pattern: str) -> None:
     with pytest.raises(ValueError, match="host"):
         parse_host_pattern(pattern)
+
+
+@pytest.mark.parametrize(
+    ("patterns", "host", "named"),
+    [
+        (["https://*"], "127.0.0.1", False),
+        (["http://127.0.0.1:*"], "127.0.0.1", True),
+        (["http://127.0.0.1:8181"], "127.0.0.1", True),
+        (["https://catalog.internal"], "CATALOG.internal.", True),
+        (["https://*.internal"], "catalog.internal", False),
+        (["https://cat?log.internal"], "catalog.internal", False),
+        (["https://[::1]:8443"], "::1", True),
+        (["https://[::1]:8443"], "[0:0::1]", True),
+        (["https://10.0.0.7"], "10.0.0.8", False),
+        (["https://*", "https://169.254.169.254"], "169.254.169.254", True),
+    ],
+)
+def test_names_explicitly_needs_a_pattern_without_wildcards(
+    patterns: list[str], host: str, named: bool
+) -> None:
+    assert AllowedHosts.parse(patterns).names_explicitly(host) is named

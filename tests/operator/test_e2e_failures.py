@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from e2e_harness import CATALOG_TOKEN, Scenario, condition
+from e2e_harness import CATALOG_TOKEN, CREDENTIALS_LABELS, Scenario, condition
 
 pytestmark = pytest.mark.e2e
 
@@ -94,7 +94,11 @@ def test_missing_secret_or_key_stalls_until_it_appears(scenario: Scenario, probl
     fixed = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": secret, "namespace": scenario.namespace},
+        "metadata": {
+            "name": secret,
+            "namespace": scenario.namespace,
+            "labels": CREDENTIALS_LABELS,
+        },
         "stringData": {key: CATALOG_TOKEN},
     }
     assert scenario.apply(fixed).returncode == 0

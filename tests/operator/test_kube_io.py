@@ -26,6 +26,7 @@ from modelsync.kube.modelrefs import (
 from modelsync.kube.secrets import (
     SecretKeyMissing,
     SecretNotFound,
+    SecretNotOptedIn,
     read_secret_value,
     secret_version,
 )
@@ -96,7 +97,11 @@ async def test_secret_values_and_typed_errors_never_echo_the_value(
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": "tfy", "namespace": ns},
+        "metadata": {
+            "name": "tfy",
+            "namespace": ns,
+            "labels": {"modelsync.dev/catalog-credentials": "true"},
+        },
         "data": {
             "token": base64.b64encode(SECRET_VALUE.encode()).decode(),
             "blank": base64.b64encode(b"  \n").decode(),
@@ -124,6 +129,35 @@ async def test_secret_values_and_typed_errors_never_echo_the_value(
         assert key in str(problem.value)
         assert SECRET_VALUE not in str(problem.value)
         assert problem.value.resource_version == value.resource_version
+
+
+async def test_a_secret_without_the_opt_in_label_is_refused_before_its_value_is_read(
+    api: KubeApi, ns: str, crd_sandbox: KubeSandbox
+) -> None:
+    import json
+
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "plain", "namespace": ns, "labels": {"other": "true"}},
+        "stringData": {"token": SECRET_VALUE},
+    }
+    done = kubectl(crd_sandbox.kubeconfig_path, "apply", "-f", "-", input=json.dumps(secret))
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(SecretNotOptedIn) as refused:
+        await read_secret_value(api, ns, "plain", "token")
+    message = str(refused.value)
+    assert "kubectl label secret plain" in message
+    assert "modelsync.dev/catalog-credentials=true" in message
+    assert SECRET_VALUE not in message
+    assert refused.value.resource_version == await secret_version(api, ns, "plain")
+
+    # A label with another value does not opt in either.
+    secret["metadata"]["labels"] = {"modelsync.dev/catalog-credentials": "yes"}  # type: ignore[index]
+    done = kubectl(crd_sandbox.kubeconfig_path, "apply", "-f", "-", input=json.dumps(secret))
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(SecretNotOptedIn):
+        await read_secret_value(api, ns, "plain", "token")
 
 
 async def test_modelref_crud_with_label_scoped_list_and_preconditions(

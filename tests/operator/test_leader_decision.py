@@ -1,5 +1,5 @@
 """The pure part of leader election: the decision, the Lease specs it writes, the wire format,
-and a simulated cluster of replicas in which two never lead at once (hypothesis)."""
+and a simulated cluster of replicas in which two never lead (may write) at once (hypothesis)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from modelsync.runtime.election import (
     decide,
     released,
     sight,
+    write_allowed,
 )
 
 TIMING = ElectionTiming()  # 15 s lease, 10 s renew deadline, 2 s retry
@@ -176,8 +177,9 @@ def test_foreign_and_broken_lease_fields_read_as_absent() -> None:
 # them: a replica's requests fail for a while (partition), its write stays in flight and
 # lands later (after others wrote: refused, optimistic concurrency; after its own deadline:
 # it lands but the replica has stopped leading), it crashes (its write in flight may still
-# land) or it shuts down cleanly (stops, then releases the Lease). After every step at most
-# one replica may consider itself the leader.
+# land), it shuts down cleanly (stops, then
+# releases the Lease) or it freezes (a blocked event loop: no round, so it still believes it
+# leads, until it thaws). After every step at most one replica's write fence is open.
 
 SIM_TIMING = ElectionTiming(15.0, 10.0, 2.0)
 
@@ -202,6 +204,7 @@ class Replica:
     identity: str
     alive: bool = True
     partitioned: bool = False
+    frozen: bool = False
     seen: Sighting | None = None
     renewed_at: float | None = None
     pending: Pending | None = field(default=None)
@@ -285,12 +288,22 @@ def _disrupt(replica: Replica, server: Server, now: float, what: str) -> bool:
         replica.renewed_at = None  # its write in flight, if any, may still land
     elif what == "shut down":
         _shut_down(replica, server, now)
+    elif what == "freeze":
+        replica.frozen = True
+    elif what == "thaw":
+        replica.frozen = False
     return what == "slow"
 
 
 # Mostly undisturbed steps; crashes and shutdowns rare enough that replicas stay around.
 _DISRUPTIONS = st.sampled_from(
-    ["partition"] * 3 + ["heal"] * 3 + ["slow"] * 3 + ["land"] * 2 + ["crash", "shut down"]
+    ["partition"] * 3
+    + ["heal"] * 3
+    + ["slow"] * 3
+    + ["land"] * 2
+    + ["freeze"] * 3  # thawing is rarer: a freeze must outlast a Lease to matter
+    + ["thaw"]
+    + ["crash", "shut down"]
 )
 _STEPS = st.lists(
     st.tuples(
@@ -303,15 +316,21 @@ _STEPS = st.lists(
 )
 
 
-def simulate(steps: list[tuple[float, list[int], list[tuple[int, str]]]]) -> Server:
+def simulate(
+    steps: list[tuple[float, list[int], list[tuple[int, str]]]],
+    replicas: list[Replica] | None = None,
+) -> Server:
     server = Server()
-    replicas = [Replica(f"replica-{i}_{i:08x}") for i in range(3)]
+    if replicas is None:
+        replicas = [Replica(f"replica-{i}_{i:08x}") for i in range(3)]
     now = 0.0
     for elapsed, order, disruptions in steps:
         now += elapsed
         skip = {who for who, what in disruptions if _disrupt(replicas[who], server, now, what)}
         for who in order:
             replica = replicas[who]
+            if replica.frozen:  # no round: it keeps believing what it believed
+                continue
             if who in skip:  # slow: sends its write, which stays in flight
                 _read(replica, server, now)
                 continue
@@ -319,8 +338,9 @@ def simulate(steps: list[tuple[float, list[int], list[tuple[int, str]]]]) -> Ser
             _read(replica, server, now)
             if not replica.partitioned:
                 _land(replica, server, now)
-            leaders = [r.identity for r in replicas if r.alive and r.leading(now)]
-            assert len(leaders) <= 1, (now, leaders)
+            fence = SIM_TIMING.renew_deadline
+            writers = [r.identity for r in replicas if write_allowed(r.renewed_at, now, fence)]
+            assert len(writers) <= 1, (now, writers)
     return server
 
 
@@ -351,3 +371,19 @@ def test_the_simulation_elects_and_fails_over() -> None:
     server = simulate([(0.0, order, []), (1.0, order, [(0, "shut down")])])
     assert server.spec is not None
     assert (server.spec.holder, server.spec.transitions) == ("replica-1_00000001", 1)
+
+
+def test_a_frozen_leader_believes_it_leads_but_its_fence_is_closed() -> None:
+    """Why the fence goes by the clock: a leader whose loop cannot run (frozen) still holds
+    `renewed_at` when another replica takes over; only the deadline keeps it from writing."""
+    order = [0, 1, 2]
+    freeze = [(0.0, order, []), (1.0, order, [(0, "freeze")])]
+    replicas = [Replica(f"replica-{i}_{i:08x}") for i in range(3)]
+    server = simulate(freeze + [(2.0, order, [])] * 8, replicas)  # 17 s later: taken over
+    assert server.spec is not None
+    assert (server.spec.holder, server.spec.transitions) == ("replica-1_00000001", 1)
+    frozen, leader = replicas[0], replicas[1]
+    now = 17.0
+    assert frozen.renewed_at == 0.0, "the frozen replica never noticed"
+    assert not write_allowed(frozen.renewed_at, now, SIM_TIMING.renew_deadline)
+    assert write_allowed(leader.renewed_at, now, SIM_TIMING.renew_deadline)

@@ -218,7 +218,6 @@ class Factory:
             runner=runner,
             probe_secret=self._no_secret,
             secret_check_interval=60.0,
-            slots=asyncio.Semaphore(4),
         )
 
     @staticmethod

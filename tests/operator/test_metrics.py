@@ -110,6 +110,24 @@ def test_only_successful_writes_count_as_kubernetes_writes() -> None:
     assert got.total(requests, verb="get", resource="secrets", code="404") == 1
 
 
+def test_passes_that_are_not_ready_are_counted_by_reason() -> None:
+    metrics = OperatorMetrics()
+    metrics.sync_finished(report())
+    metrics.sync_finished(report("failure", reason="InternalError"))
+    metrics.sync_finished(report("failure", reason="InternalError"))
+    metrics.sync_finished(report("failure", reason="InconsistentListing"))
+    metrics.sync_finished(report("stalled", reason="SecretNotOptedIn"))
+    metrics.sync_finished(report("suspended", reason="Suspended"))
+    got = samples(metrics)
+    failures = "modelsync_sync_failures_total"
+    assert got.total(failures, sync="prod", reason="InternalError") == 2
+    assert got.total(failures, reason="InconsistentListing") == 1
+    assert got.total(failures, reason="SecretNotOptedIn") == 1
+    assert got.total(failures) == 4  # neither the success nor the suspension
+    metrics.sync_forgotten("ml", "prod")
+    assert not samples(metrics).has(failures, sync="prod")
+
+
 def test_a_forgotten_sync_loses_its_series_and_others_keep_theirs() -> None:
     metrics = OperatorMetrics()
     metrics.sync_started("ml", "prod")

@@ -172,3 +172,40 @@ def test_api_errors_are_typed_and_carry_the_server_message(
     assert str(error) == "create ModelRef x: the server says no"
     assert error.reason == "Because"
     assert str(error_from_status("get x", status, b"<html>")).startswith("get x: ")
+
+
+def test_bounds_flags_and_their_defaults() -> None:
+    defaults = run_parser().parse_args([])
+    assert defaults.max_concurrent_syncs_per_host == 2
+    assert defaults.max_response_bytes == 32 * 1024 * 1024
+    assert defaults.sync_timeout == 600.0
+    args = run_parser().parse_args(
+        ["--max-response-bytes", "64Mi", "--sync-timeout", "2m",
+         "--max-concurrent-syncs-per-host", "1"]
+    )  # fmt: skip
+    assert (args.max_response_bytes, args.sync_timeout) == (64 * 1024 * 1024, 120.0)
+    assert args.max_concurrent_syncs_per_host == 1
+    for size, value in (("4096", 4096), ("512Ki", 512 * 1024), ("1GiB", 1024**3)):
+        assert run_parser().parse_args(["--max-response-bytes", size]).max_response_bytes == value
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--max-response-bytes", "12"],
+        ["--max-response-bytes", "lots"],
+        ["--max-response-bytes", "3Ti"],
+        ["--sync-timeout", "0s"],
+        ["--max-concurrent-syncs-per-host", "0"],
+    ],
+)
+def test_bad_bounds_flags_are_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        run_parser().parse_args(argv)
+
+
+def test_every_run_flag_has_help_text() -> None:
+    parser = run_parser()
+    for action in parser._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"{action.option_strings} has no help"

@@ -7,103 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
 
 import pytest
-import pytest_asyncio
 from e2e_harness import condition
+from runner_world import TOKEN, World
 
-from fixtures_kube import kubectl, unique_name
-from modelsync.kube.client import KubeApi, load_configuration
-from modelsync.runtime.config import OperatorConfig
 from modelsync.runtime.hosts import AllowedHosts
-from modelsync.runtime.sync import RuntimeContext, SyncRunner
-from modelsync.sandbox.catalog_server import CatalogSandbox
-
-if TYPE_CHECKING:
-    from modelsync.sandbox.kube import KubeSandbox
-
-TOKEN = "tok-runner-41c2e8"
-INSECURE = AllowedHosts.parse(["https://*"], allow_insecure_http=True)
-
-
-@pytest.fixture
-def catalog() -> Iterator[CatalogSandbox]:
-    with CatalogSandbox.running_in_thread(token=TOKEN) as sandbox:
-        yield sandbox
-
-
-@pytest_asyncio.fixture
-async def api(crd_sandbox: KubeSandbox) -> AsyncIterator[KubeApi]:
-    client = KubeApi(load_configuration(str(crd_sandbox.kubeconfig_path)), max_workers=4)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-class World:
-    def __init__(self, sandbox: KubeSandbox, api: KubeApi, catalog: CatalogSandbox) -> None:
-        self.sandbox = sandbox
-        self.api = api
-        self.catalog = catalog
-        self.ns = unique_name("run")
-        self.ok("create", "namespace", self.ns)
-        self.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": "tfy", "namespace": self.ns},
-                "stringData": {"token": TOKEN, "ca.crt": "not a certificate"},
-            }
-        )
-
-    def ok(self, *args: str, input: str | None = None) -> str:
-        done = kubectl(self.sandbox.kubeconfig_path, *args, input=input)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def apply(self, obj: dict[str, Any]) -> None:
-        self.ok("apply", "-f", "-", input=json.dumps(obj))
-
-    def create_sync(self, **spec: Any) -> dict[str, Any]:
-        catalog = {"url": self.catalog.url, "tokenSecretRef": {"name": "tfy", "key": "token"}}
-        catalog.update(spec.pop("catalog", {}))
-        self.apply(
-            {
-                "apiVersion": "modelsync.dev/v1alpha1",
-                "kind": "ModelCatalogSync",
-                "metadata": {"name": "s", "namespace": self.ns},
-                "spec": {"catalog": catalog, **spec},
-            }
-        )
-        return self.sync()
-
-    def sync(self) -> dict[str, Any]:
-        found: dict[str, Any] = json.loads(self.ok("get", "mcs", "s", "-n", self.ns, "-o", "json"))
-        return found
-
-    def refs(self) -> dict[str, dict[str, Any]]:
-        items = json.loads(self.ok("get", "modelrefs", "-n", self.ns, "-o", "json"))["items"]
-        return {i["metadata"]["name"]: i for i in items}
-
-    def writes(self) -> int:
-        return sum(
-            1
-            for r in self.sandbox.stats.log
-            if r.namespace == self.ns and r.verb in ("create", "patch", "update", "delete")
-        )
-
-    def runner(self, **config: Any) -> SyncRunner:
-        settings = OperatorConfig(**{"allowed_hosts": INSECURE, **config})
-        ctx = RuntimeContext(api=self.api, config=settings, writes=asyncio.Semaphore(4))
-        return SyncRunner(self.ns, "s", ctx)
-
-
-@pytest.fixture
-def world(crd_sandbox: KubeSandbox, api: KubeApi, catalog: CatalogSandbox) -> World:
-    return World(crd_sandbox, api, catalog)
 
 
 async def test_plain_http_catalog_is_refused_without_the_flag(world: World) -> None:
@@ -181,14 +90,7 @@ async def test_the_token_is_never_logged(world: World, caplog: pytest.LogCapture
     body = world.create_sync(select={"mlRepos": ["churn"]})
     runner = world.runner()
     await runner.sync(body, 0)
-    world.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "tfy", "namespace": world.ns},
-            "stringData": {"token": "x" + TOKEN},
-        }
-    )
+    world.secret("tfy", {"token": "x" + TOKEN})
     outcome = await runner.sync(world.sync(), 0)
     assert outcome.kind == "failure"
     assert condition(world.sync())["reason"] == "Unauthorized"  # type: ignore[index]

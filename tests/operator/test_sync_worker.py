@@ -79,7 +79,6 @@ def make_worker(
         runner=runner,
         probe_secret=probe or SecretVersions(),
         secret_check_interval=secret_check_interval,
-        slots=asyncio.Semaphore(1),
     )
     worker.start()
     return worker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ from modelsync.catalog.models import Model
 from modelsync.plan import (
     REASON_VERSION_LOOKUP_PENDING,
     UNSUPPORTED,
+    DeleteRef,
+    DeletionGuard,
     SyncPlan,
     VersionResolution,
     plan_sync,
@@ -41,6 +44,7 @@ def _plan(
         sync=kwargs.pop("sync", f.SYNC),
         now=f.NOW + timedelta(minutes=now_offset),
         resolutions=resolutions,
+        listing_complete=kwargs.pop("listing_complete", True),
         **kwargs,
     )
 
@@ -386,3 +390,105 @@ def test_failed_int64_fields_fail_only_that_model() -> None:
     plan = _plan([big, f.model("ok")])
     assert [c.name for c in plan.creates] == ["fraud.ok"]
     assert [x.reason for x in plan.failures] == ["InvalidModel"]
+
+
+def test_listing_complete_is_required() -> None:
+    with pytest.raises(TypeError, match="listing_complete"):
+        plan_sync([], f.spec(), [], sync=f.SYNC, now=f.NOW)  # type: ignore[call-arg]
+
+
+def test_incomplete_listing_still_creates_and_updates_what_it_saw() -> None:
+    a, b, c = f.model("a", number=1), f.model("b"), f.model("c")
+    cluster = _synced([a, b], spec={"deletionPolicy": "Delete"})
+    plan = _plan(
+        [f.model("a", number=2), c],
+        cluster,
+        spec={"deletionPolicy": "Delete", "maxDeletions": 0},
+        listing_complete=False,
+        listing_problem="page at offset 100 was empty before the reported total 250",
+    )
+    assert [x.name for x in plan.creates] == ["fraud.c"]
+    assert [x.name for x in plan.updates] == ["fraud.a"]
+    assert (plan.deletes, plan.retained, plan.guard) == ((), (), None)
+    assert plan.listing_complete is False
+    assert plan.listing_problem == "page at offset 100 was empty before the reported total 250"
+    cluster.apply(plan)
+    assert set(cluster.objects) == {"fraud.a", "fraud.b", "fraud.c"}
+
+
+def test_incomplete_listing_brings_a_returning_model_back_but_marks_nothing() -> None:
+    a, b = f.model("a"), f.model("b")
+    cluster = _synced([a, b])
+    cluster.apply(_plan([a], cluster))  # b marked RemovedFromCatalog
+    assert _ready(cluster.objects["fraud.b"])["reason"] == "RemovedFromCatalog"
+    plan = _plan([b], cluster, listing_complete=False)
+    assert plan.retained == ()
+    [update] = plan.updates
+    assert update.name == "fraud.b"
+    cluster.apply(plan)
+    assert _ready(cluster.objects["fraud.b"])["reason"] == "DeployableVersionResolved"
+    assert _ready(cluster.objects["fraud.a"])["reason"] == "DeployableVersionResolved"
+
+
+def test_a_complete_plan_carries_no_listing_problem() -> None:
+    plan = _plan([f.model()], listing_problem="ignored when complete")
+    assert plan.listing_complete is True
+    assert plan.listing_problem == ""
+
+
+def test_sync_plan_refuses_removals_over_an_incomplete_listing() -> None:
+    with pytest.raises(ValueError, match="incomplete listing"):
+        SyncPlan(deletes=(DeleteRef("fraud.a", "uid-1", None),), listing_complete=False)
+    with pytest.raises(ValueError, match="incomplete listing"):
+        SyncPlan(guard=DeletionGuard(5, 1, "x"), listing_complete=False)
+
+
+def test_failed_lookup_leaves_the_ref_alone_and_reports_why() -> None:
+    kept, gone = f.model("kept", number=6), f.model("gone")
+    cluster = _synced([kept, gone])
+    before = copy.deepcopy(cluster.objects["fraud.kept"])
+    newer = f.model("kept", latest=f.version("kept", 7, deployable=False))
+    plan = _plan(
+        [newer],
+        cluster,
+        spec={"deletionPolicy": "Delete"},
+        resolutions={newer.id: f.version("kept", 5)},  # a stale answer does not win
+        failed_lookups={newer.id: "GET /model-versions: 503 Service Unavailable"},
+    )
+    assert [d.name for d in plan.deletes] == ["fraud.gone"]
+    assert "fraud.kept" not in {u.name for u in plan.updates}
+    [failure] = plan.failures
+    assert (failure.model, failure.reason, failure.name) == (
+        "model:acme/fraud/kept",
+        "VersionLookupFailed",
+        "fraud.kept",
+    )
+    assert "503 Service Unavailable" in failure.message
+    assert "left as it is" in failure.message
+    assert plan.selected == 1
+    assert plan.ref_counts().failed == 1
+    cluster.apply(plan)
+    assert cluster.objects["fraud.kept"] == before
+
+
+def test_failed_lookup_of_a_new_model_creates_nothing() -> None:
+    m = f.model(latest=f.version(number=2, deployable=False))
+    plan = _plan([m], failed_lookups={m.id: "timed out"})
+    assert plan.write_count == 0
+    assert [x.reason for x in plan.failures] == ["VersionLookupFailed"]
+
+
+def test_failed_lookup_does_not_matter_when_no_lookup_is_needed() -> None:
+    deployable = f.model("a")
+    latest_policy = f.model("b", latest=f.version("b", 2, deployable=False))
+    plan = _plan(
+        [deployable],
+        failed_lookups={deployable.id: "x"},
+    )
+    assert [c.name for c in plan.creates] == ["fraud.a"]
+    assert plan.failures == ()
+    plan = _plan(
+        [latest_policy], spec={"versionPolicy": "Latest"}, failed_lookups={latest_policy.id: "x"}
+    )
+    assert [c.name for c in plan.creates] == ["fraud.b"]
+    assert plan.failures == ()

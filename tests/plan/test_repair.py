@@ -15,6 +15,7 @@ def _setup() -> tuple[Cluster, dict[str, DesiredRef]]:
         [],
         sync=f.SYNC,
         now=f.NOW,
+        listing_complete=True,
     )
     cluster = Cluster()
     cluster.apply(plan)

@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
+from modelsync.api.constants import VersionPolicy
 from modelsync.catalog.models import Model
-from modelsync.plan import ml_repo_name, plan_sync
+from modelsync.plan import ml_repo_name, models_needing_lookup, plan_sync
 from plan import factories as f
 
 
 def _selected(models: list[Model], **spec: Any) -> list[str]:
-    plan = plan_sync(models, f.spec(**spec), [], sync=f.SYNC, now=f.NOW)
+    plan = plan_sync(models, f.spec(**spec), [], sync=f.SYNC, now=f.NOW, listing_complete=True)
     return sorted(c.body["spec"]["model"]["name"] for c in plan.creates)
 
 
@@ -50,6 +51,7 @@ def test_frameworks_use_the_looked_up_version_not_the_latest() -> None:
         [],
         sync=f.SYNC,
         now=f.NOW,
+        listing_complete=True,
         resolutions={m.id: older},
     )
     assert [c.body["spec"]["version"]["version"] for c in plan.creates] == [1]
@@ -81,3 +83,20 @@ def test_all_fields_must_match() -> None:
     ]
     select = {"namePattern": "^fraud", "tags": ["prod"], "mlRepos": ["fraud"]}
     assert _selected(models, select=select) == ["fraud-a"]
+
+
+@pytest.mark.timeout(20)
+def test_catastrophic_name_pattern_selects_in_linear_time() -> None:
+    hostile = ["a" * 30 + "_", "a" * 100_000 + "_", "a" * 100_000]
+    models = [f.model(name, model_id=f"id-{i}") for i, name in enumerate(hostile)]
+    models.append(f.model("aaa"))
+    spec = {"select": {"namePattern": "^(a+)+$"}}
+    assert _selected(models, **spec) == sorted(["a" * 100_000, "aaa"])
+
+
+def test_name_pattern_also_narrows_the_version_lookups() -> None:
+    hidden = f.model("b-hidden", deployable=False, number=2)
+    shown = f.model("a-shown", deployable=False, number=2)
+    select = f.spec(select={"namePattern": "^a-"}).select
+    pending = models_needing_lookup([hidden, shown], VersionPolicy.LATEST_DEPLOYABLE, select=select)
+    assert pending == [shown]

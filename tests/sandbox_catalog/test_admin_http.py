@@ -78,6 +78,17 @@ async def test_fault_endpoints(admin: httpx.AsyncClient, api: httpx.AsyncClient)
         ("/faults/bad-body-next", {"count": 1, "kind": "gzip-bomb"}),
         ("/faults/misreport-total", {"count": 1}),
         ("/faults/empty-page-next", "not an object"),
+        ("/faults/misreport-total", {"delta": 1, "count": 0}),
+        ("/faults/understate-total", {"by": 0}),
+        ("/faults/overstate-total", {}),
+        ("/faults/moving-total", {"delta": 0}),
+        ("/faults/ignore-offset", {"count": 0}),
+        ("/faults/repeat-page", {"count": 1, "surprise": True}),
+        ("/faults/empty-page-before-total", {"from_offset": -1}),
+        ("/faults/duplicate-ids", {"across_pages": "sideways"}),
+        ("/faults/oversized-body", {"count": 1}),
+        ("/faults/gzip-bomb", {"inflated_bytes": 1 << 40}),
+        ("/faults/drip", {"interval": 0}),
     ],
 )
 async def test_bad_admin_input_is_400(admin: httpx.AsyncClient, path: str, body: object) -> None:
@@ -133,3 +144,65 @@ async def test_requests_and_reset(
     assert catalog_server.requests == []
     assert catalog_server.faults.current_delay() == 0
     assert catalog_server.catalog.model("m-new") is None
+
+
+async def test_hostile_fault_endpoints_arm_what_the_fault_plan_arms(
+    admin: httpx.AsyncClient, api: httpx.AsyncClient
+) -> None:
+    posts: list[tuple[str, dict[str, Any]]] = [
+        ("/faults/misreport-total", {"delta": -2}),
+        ("/faults/understate-total", {"by": 3, "count": 2}),
+        ("/faults/overstate-total", {"by": 4, "path_prefix": MODELS}),
+        ("/faults/moving-total", {"delta": 5, "count": None}),
+        ("/faults/ignore-offset", {}),
+        ("/faults/repeat-page", {"count": 1}),
+        ("/faults/empty-page-before-total", {"from_offset": 10}),
+        ("/faults/duplicate-ids", {"across_pages": True, "count": 3}),
+        ("/faults/oversized-body", {"size_bytes": 1000, "declare_length": True}),
+        ("/faults/gzip-bomb", {"inflated_bytes": 2048}),
+        ("/faults/drip", {"interval": 0.5, "count": 1}),
+    ]
+    for path, body in posts:
+        response = await admin.post(path, json=body)
+        assert response.status_code == 200, (path, response.text)
+    armed = response.json()
+    assert [(c["delta"], c["remaining"]) for c in armed["misreport_total"]] == [
+        (-2, None),
+        (-3, 2),
+        (4, None),
+    ]
+    assert [
+        (lie["kind"], lie["remaining"], lie["delta"], lie["from_offset"], lie["across_pages"])
+        for lie in armed["paging_lies"]
+    ] == [
+        ("moving-total", None, 5, 1, False),
+        ("ignore-offset", None, 0, 1, False),
+        ("repeat-page", 1, 0, 1, False),
+        ("empty-page-before-total", None, 0, 10, False),
+        ("duplicate-ids", 3, 0, 1, True),
+    ]
+    assert [
+        (d["kind"], d["remaining"], d["size_bytes"], d["declare_length"], d["interval"])
+        for d in armed["delivery"]
+    ] == [
+        ("oversized-body", None, 1000, True, 0.0),
+        ("gzip-bomb", None, 2048, False, 0.0),
+        ("drip", 1, 0, False, 0.5),
+    ]
+    assert (await admin.get("/faults")).json() == armed
+    assert (await admin.delete("/faults")).status_code == 204
+    assert (await admin.get("/faults")).json()["paging_lies"] == []
+
+
+async def test_a_lie_armed_over_http_holds_until_cleared_over_http(
+    admin: httpx.AsyncClient, api: httpx.AsyncClient
+) -> None:
+    def ids(response: httpx.Response) -> list[str]:
+        return [m["id"] for m in response.json()["data"]]
+
+    first = ids(await api.get(MODELS, params={"limit": 4}))
+    assert (await admin.post("/faults/ignore-offset", json={})).is_success
+    for offset in (4, 8, 12):
+        assert ids(await api.get(MODELS, params={"offset": offset, "limit": 4})) == first
+    assert (await admin.delete("/faults")).status_code == 204
+    assert ids(await api.get(MODELS, params={"offset": 4, "limit": 4})) != first

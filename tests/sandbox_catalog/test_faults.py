@@ -180,6 +180,30 @@ async def test_clear_disarms_everything(
     faults.bad_body_next(5, "not-json")
     faults.misreport_total(1, 5)
     faults.empty_page_next(5)
+    faults.understate_total(3)
+    faults.moving_total(2)
+    faults.ignore_offset()
+    faults.repeat_page(2)
+    faults.empty_page_before_total()
+    faults.duplicate_ids(across_pages=True)
+    faults.oversized_body(10_000_000)
+    faults.gzip_bomb()
+    faults.drip(5)
+    armed = faults.snapshot()
+    assert [lie["kind"] for lie in armed["paging_lies"]] == [
+        "moving-total",
+        "ignore-offset",
+        "repeat-page",
+        "empty-page-before-total",
+        "duplicate-ids",
+    ]
+    assert [d["kind"] for d in armed["delivery"]] == ["oversized-body", "gzip-bomb", "drip"]
+    assert armed["misreport_total"][-1] == {
+        "remaining": None,
+        "path_prefix": None,
+        "kind": "",
+        "delta": -3,
+    }
     faults.clear()
     assert faults.snapshot() == {
         "delay": 0.0,
@@ -187,6 +211,8 @@ async def test_clear_disarms_everything(
         "bad_body_next": [],
         "empty_page_next": [],
         "misreport_total": [],
+        "paging_lies": [],
+        "delivery": [],
     }
     response = await http.get(MODELS, timeout=2)
     assert response.status_code == 200
@@ -203,8 +229,58 @@ async def test_clear_disarms_everything(
         (lambda f: f.bad_body_next(1, "garbled"), "kind"),
         (lambda f: f.misreport_total(1, 0), "count"),
         (lambda f: f.empty_page_next(0), "count"),
+        (lambda f: f.understate_total(0), "by"),
+        (lambda f: f.overstate_total(-1, 2), "by"),
+        (lambda f: f.moving_total(0), "delta"),
+        (lambda f: f.moving_total(3, 0), "count"),
+        (lambda f: f.ignore_offset(0), "count"),
+        (lambda f: f.repeat_page(-1), "count"),
+        (lambda f: f.empty_page_before_total(from_offset=-1), "from_offset"),
+        (lambda f: f.duplicate_ids(0), "count"),
+        (lambda f: f.oversized_body(0), "size_bytes"),
+        (lambda f: f.gzip_bomb(inflated_bytes=0), "inflated_bytes"),
+        (lambda f: f.gzip_bomb(inflated_bytes=9 << 30), "inflated_bytes"),
+        (lambda f: f.drip(0), "interval"),
+        (lambda f: f.drip(float("inf")), "interval"),
+        (lambda f: f.drip(1, 0), "count"),
     ],
 )
 def test_bad_fault_arguments_are_refused(call: Callable[[FaultPlan], None], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call(FaultPlan())
+
+
+async def test_lies_and_deliveries_combine_on_one_request(
+    catalog_server: CatalogSandbox, http: httpx.AsyncClient, catalog_fixture_data: dict[str, Any]
+) -> None:
+    real_total = len(catalog_fixture_data["models"])
+    faults = catalog_server.faults
+    first_ids = [m["id"] for m in (await http.get(MODELS, params={"limit": 4})).json()["data"]]
+    faults.ignore_offset(1)
+    faults.duplicate_ids(1)
+    faults.overstate_total(2, 1)
+    faults.oversized_body(50_000, 1)
+    response = await http.get(MODELS, params={"offset": 8, "limit": 4})
+    assert len(response.content) == 50_000
+    assert [m["id"] for m in response.json()["data"]] == [*first_ids[:3], first_ids[0]]
+    assert response.json()["pagination"] == {"total": real_total + 2, "offset": 8, "limit": 4}
+    assert catalog_server.requests[-1].faults == [
+        "ignore-offset",
+        "duplicate-ids",
+        "misreport-total:+2",
+        "oversized-body:50000",
+    ]
+    assert faults.snapshot() == FaultPlan().snapshot()
+
+
+def test_faults_armed_from_another_thread_reach_a_threaded_sandbox(
+    catalog_server_thread: CatalogSandbox,
+) -> None:
+    sandbox = catalog_server_thread
+    with httpx.Client(base_url=sandbox.url, headers=sandbox.auth_headers, timeout=5) as client:
+        first = client.get(MODELS, params={"limit": 3}).json()["data"]
+        sandbox.faults.repeat_page()
+        for offset in (3, 6):
+            assert client.get(MODELS, params={"offset": offset, "limit": 3}).json()["data"] == first
+        sandbox.faults.clear()
+        assert client.get(MODELS, params={"offset": 3, "limit": 3}).json()["data"] != first

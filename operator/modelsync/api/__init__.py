@@ -1,6 +1,6 @@
 """The two custom resources as pure data: pydantic models, naming, labels, conditions.
 
-Imports only pydantic and the standard library.
+Imports only pydantic, google-re2 (namePattern) and the standard library.
 """
 
 from modelsync.api.conditions import (
@@ -38,6 +38,7 @@ from modelsync.api.modelref import (
     VersionInfo,
 )
 from modelsync.api.naming import is_dns1123_subdomain, modelref_name
+from modelsync.api.patterns import InvalidPattern, NamePattern, compile_name_pattern
 from modelsync.api.sync import (
     CatalogCounts,
     CatalogSpec,
@@ -66,6 +67,7 @@ __all__ = [
     "EnvironmentInfo",
     "FrameworkInfo",
     "FrameworkType",
+    "InvalidPattern",
     "MetricPoint",
     "ModelCatalogSyncSpec",
     "ModelCatalogSyncStatus",
@@ -74,6 +76,7 @@ __all__ = [
     "ModelRefSpec",
     "ModelRefStatus",
     "ModelRefTemplate",
+    "NamePattern",
     "SecretKeySelector",
     "SelectSpec",
     "SourceInfo",
@@ -82,6 +85,7 @@ __all__ = [
     "VersionInfo",
     "VersionPolicy",
     "WireModel",
+    "compile_name_pattern",
     "condition",
     "format_duration",
     "format_time",

@@ -28,6 +28,10 @@ LABEL_SYNC: Final = f"{GROUP}/sync"
 LABEL_ML_REPO: Final = f"{GROUP}/ml-repo"
 LABEL_FRAMEWORK: Final = f"{GROUP}/framework"
 
+# A Secret the operator may read as a catalog token or CA must carry this label, value "true".
+LABEL_CATALOG_CREDENTIALS: Final = f"{GROUP}/catalog-credentials"
+CATALOG_CREDENTIALS_VALUE: Final = "true"
+
 ANNOTATION_MODEL_FQN: Final = f"{GROUP}/model-fqn"
 ANNOTATION_RECONCILE_REQUESTED_AT: Final = f"{GROUP}/reconcile-requested-at"
 
@@ -42,12 +46,20 @@ REASON_UNAUTHORIZED: Final = "Unauthorized"
 REASON_INVALID_RESPONSE: Final = "InvalidResponse"
 REASON_DELETION_GUARD_TRIGGERED: Final = "DeletionGuardTriggered"
 REASON_SUSPENDED: Final = "Suspended"
+REASON_INCONSISTENT_LISTING: Final = "InconsistentListing"
+REASON_RESPONSE_TOO_LARGE: Final = "ResponseTooLarge"
+REASON_SYNC_TIMED_OUT: Final = "SyncTimedOut"
+REASON_INTERNAL_ERROR: Final = "InternalError"
+# The listing was complete but some selected models could not be materialised.
+REASON_MODELS_FAILED: Final = "ModelsFailed"
 # ModelCatalogSync Reconciling reason.
 REASON_PROGRESSING: Final = "Progressing"
 # ModelCatalogSync Stalled reasons.
 REASON_SECRET_NOT_FOUND: Final = "SecretNotFound"  # noqa: S105 (a reason, not a secret)
 REASON_INVALID_SPEC: Final = "InvalidSpec"
 REASON_CATALOG_NOT_ALLOWED: Final = "CatalogNotAllowed"
+REASON_SECRET_NOT_OPTED_IN: Final = "SecretNotOptedIn"  # noqa: S105 (a reason, not a secret)
+REASON_INVALID_TOKEN: Final = "InvalidToken"  # noqa: S105 (a reason, not a secret)
 
 # ModelRef Ready reasons.
 REASON_DEPLOYABLE_VERSION_RESOLVED: Final = "DeployableVersionResolved"
@@ -56,6 +68,7 @@ REASON_REMOVED_FROM_CATALOG: Final = "RemovedFromCatalog"
 
 # Per-model failure reason in ModelCatalogSync status.failures.
 REASON_OWNED_BY_ANOTHER_SYNC: Final = "OwnedByAnotherSync"
+REASON_VERSION_LOOKUP_FAILED: Final = "VersionLookupFailed"
 
 # Event reasons.
 EVENT_VERSION_CHANGED: Final = "VersionChanged"

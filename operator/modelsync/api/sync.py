@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Final
@@ -19,6 +18,7 @@ from modelsync.api.constants import (
 )
 from modelsync.api.duration import format_duration, parse_duration
 from modelsync.api.labels import is_qualified_name, is_valid_label_value
+from modelsync.api.patterns import InvalidPattern, compile_name_pattern
 from modelsync.api.wire import NonNegativeInt64, RFC3339Text, WireModel, is_empty
 
 DNS_SUBDOMAIN_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -74,7 +74,10 @@ class SyncFilters(WireModel):
 
 
 class SelectSpec(WireModel):
-    """Applied by the operator after listing; every given field must match."""
+    """Applied by the operator after listing; every given field must match.
+
+    `name_pattern` is an RE2 regular expression searched in the model name.
+    """
 
     name_pattern: str | None = Field(default=None, max_length=1024)
     frameworks: list[FrameworkType] = Field(default_factory=list, exclude_if=is_empty)
@@ -120,8 +123,8 @@ def validate_spec(spec: ModelCatalogSyncSpec) -> list[str]:
             errors.append(f"spec.interval: must be at least {format_duration(minimum)}")
     if spec.select.name_pattern is not None:
         try:
-            re.compile(spec.select.name_pattern)
-        except re.error as exc:
+            compile_name_pattern(spec.select.name_pattern)
+        except InvalidPattern as exc:
             errors.append(f"spec.select.namePattern: invalid regular expression: {exc}")
     template = spec.model_ref_template
     for key, value in template.labels.items():

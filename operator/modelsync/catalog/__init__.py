@@ -1,13 +1,26 @@
 """The TrueFoundry catalog: API models, the async client and its typed errors."""
 
-from modelsync.catalog.client import CatalogClient, ModelFilters, ModelListing
+from modelsync.catalog.client import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    CatalogClient,
+    ModelFilters,
+    ModelListing,
+)
+from modelsync.catalog.destinations import (
+    ConnectGuard,
+    is_restricted_address,
+    restricted_destinations_guard,
+)
 from modelsync.catalog.errors import (
     CatalogError,
+    DestinationRefused,
     Forbidden,
     InvalidResponse,
+    InvalidToken,
     NotFound,
     RateLimited,
     RequestInvalid,
+    ResponseTooLarge,
     ServerError,
     TransportFailure,
     Unauthorized,
@@ -36,12 +49,16 @@ from modelsync.catalog.pages import SkippedModel
 from modelsync.catalog.retry import RetryPolicy
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "CatalogClient",
     "CatalogError",
+    "ConnectGuard",
+    "DestinationRefused",
     "Forbidden",
     "Framework",
     "HTTPValidationError",
     "InvalidResponse",
+    "InvalidToken",
     "ListModelVersionsResponse",
     "ListModelsResponse",
     "Metric",
@@ -55,6 +72,7 @@ __all__ = [
     "Pagination",
     "RateLimited",
     "RequestInvalid",
+    "ResponseTooLarge",
     "RetryPolicy",
     "ServerError",
     "SkippedModel",
@@ -68,4 +86,6 @@ __all__ = [
     "UnknownSource",
     "ValidationErrorDetail",
     "VersionsEndpointUnsupported",
+    "is_restricted_address",
+    "restricted_destinations_guard",
 ]

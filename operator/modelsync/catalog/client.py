@@ -5,11 +5,20 @@ Retries: 429, 5xx and transport failures/timeouts with exponential backoff and j
 honouring `Retry-After`; a 2xx with an unreadable (non-JSON, truncated) body is retried once.
 Other statuses are not retried. Redirects are not followed (a redirect means a wrong URL, and
 the token must not travel anywhere the configuration did not name).
+
+Bounds: `timeout` is a wall-clock deadline for a whole request (connect, headers and the
+whole body), and one response body may not pass `max_response_bytes` (counted after
+decompression, while it streams in). With a `connect_guard`, every new connection is checked
+on the address it actually dials (see catalog/transport.py).
+
+A listing is judged by catalog/listing.py: an inconsistent one is returned with
+`complete=False` and the models it did see, never passed off as complete.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,24 +30,38 @@ from typing import Any, Generic, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from modelsync.catalog.body import (
+    ACCEPTED_ENCODINGS,
+    BodyTooLarge,
+    UndecodableBody,
+    json_values_bound,
+    read_capped_body,
+)
+from modelsync.catalog.destinations import ConnectGuard
 from modelsync.catalog.errors import (
     CatalogError,
+    DestinationRefused,
     Forbidden,
     InvalidResponse,
+    InvalidToken,
     NotFound,
     RateLimited,
     RequestInvalid,
+    ResponseTooLarge,
     ServerError,
     TransportFailure,
     Unauthorized,
     UnexpectedStatus,
     VersionsEndpointUnsupported,
 )
+from modelsync.catalog.listing import FetchPage, ListingCheck, ListingEnd, PageReport
 from modelsync.catalog.models import HTTPValidationError, Model, ModelVersion
 from modelsync.catalog.pages import SkippedModel, describe_validation_error, parse_page
 from modelsync.catalog.retry import RetryPolicy, backoff_delay, jitter_unit, parse_retry_after
+from modelsync.catalog.transport import CatalogTransport
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "USER_AGENT",
     "CatalogClient",
     "ModelFilters",
@@ -47,12 +70,20 @@ __all__ = [
     "SkippedModel",
 ]
 
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
 logger = logging.getLogger(__name__)
 
 ItemT = TypeVar("ItemT", bound=BaseModel)
 
 _REDACTED = "[redacted]"
 _MAX_422_DETAILS = 3
+# A 422 body is read for its detail; a larger one is ignored (the status says enough).
+_MAX_ERROR_BODY_BYTES = 64 * 1024
+# Decoding allows one JSON value per this many bytes of the cap: a decoded value costs up to
+# ~72 bytes, so a hostile body of tiny values stays within about 4.5x the cap once decoded.
+# Real pages use ~10 bytes per value, so they may be up to ~60% of the cap.
+_BYTES_PER_JSON_VALUE = 16
 
 
 def _user_agent() -> str:
@@ -93,15 +124,25 @@ class ModelFilters:
 
 @dataclass(frozen=True)
 class ModelListing:
-    """A complete listing: unique models (first occurrence wins), the ones that failed
-    validation, the last `pagination.total` seen, pages fetched and HTTP requests sent
-    (retries included)."""
+    """One listing: unique models (first occurrence wins), the ones that failed validation,
+    the last `pagination.total` seen, pages fetched and HTTP requests sent (retries and
+    restarts included).
+
+    `complete` is True only when the pages were self-consistent (catalog/listing.py); then
+    `models` plus `skipped` are the whole catalog. Otherwise `inconsistency` says in one line
+    what was wrong and `models` are only the models that were seen: nothing may be concluded
+    from a model's absence. `restarts` counts how often the listing started over because
+    `pagination.total` moved while paging.
+    """
 
     models: tuple[Model, ...]
     skipped: tuple[SkippedModel, ...]
     total: int
     pages: int
     requests: int
+    complete: bool
+    inconsistency: str
+    restarts: int = 0
 
 
 @dataclass
@@ -115,6 +156,16 @@ class _Collected(Generic[ItemT]):
     skipped: tuple[SkippedModel, ...]
     total: int
     pages: int
+    problem: str
+    restarts: int
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    reason_phrase: str
+    headers: httpx.Headers
+    content: bytes | bytearray | None  # None: not read (not needed for this status)
 
 
 def _checked_base_url(base_url: str) -> str:
@@ -138,9 +189,12 @@ def _checked_token(token: str | None) -> str | None:
     # characters would make httpx fail with an error that quotes the header value.
     cleaned = token.strip()
     if not cleaned:
-        raise ValueError("the catalog token is empty")
+        raise InvalidToken("the catalog token is empty; put the token in the Secret")
     if not all("\x21" <= char <= "\x7e" for char in cleaned):
-        raise ValueError("the catalog token contains whitespace or non-ASCII characters")
+        raise InvalidToken(
+            "the catalog token contains whitespace, control or non-ASCII characters and "
+            "cannot be sent as a header; store only the token in the Secret"
+        )
     return cleaned
 
 
@@ -174,6 +228,9 @@ class CatalogClient:
         verify: bool | ssl.SSLContext = True,
         on_response: Callable[[int | None], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        connect_guard: ConnectGuard | None = None,
+        max_listing_restarts: int = 2,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -181,6 +238,10 @@ class CatalogClient:
             raise ValueError("max_pages must be at least 1")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        if max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be at least 1")
+        if max_listing_restarts < 0:
+            raise ValueError("max_listing_restarts must not be negative")
         self._base_url = _checked_base_url(base_url)
         self._api_path = _checked_api_path(api_path)
         self._token = _checked_token(token)
@@ -190,14 +251,22 @@ class CatalogClient:
         self._retry = retry
         self._on_response = on_response
         self._sleep = sleep
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        self._max_response_bytes = max_response_bytes
+        self._max_listing_restarts = max_listing_restarts
+        headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPTED_ENCODINGS,
+            "User-Agent": USER_AGENT,
+        }
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token}"
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
             headers=headers,
-            timeout=httpx.Timeout(timeout),
-            verify=verify,
+            # `timeout` is enforced as one deadline per request in _exchange; httpx's own
+            # per-operation timeouts would only fire later, so they are left off.
+            timeout=httpx.Timeout(None),
+            transport=CatalogTransport(verify=verify, connect_guard=connect_guard),
             follow_redirects=False,
         )
 
@@ -221,24 +290,32 @@ class CatalogClient:
     # --- public API ----------------------------------------------------------------------
 
     async def list_models(self, filters: ModelFilters = ModelFilters()) -> ModelListing:
+        """The listing of every model matching `filters`; see ModelListing for `complete`."""
         counter = _RequestCounter()
         collected = await self._collect(
             "/models", filters.to_params(), Model, not_found=NotFound, counter=counter
         )
         for skipped in collected.skipped:
             logger.debug("skipped model %s: %s", skipped.id, skipped.reason)
+        if collected.problem:
+            logger.info("inconsistent listing of %s/models: %s", self._api_path, collected.problem)
         return ModelListing(
             models=collected.items,
             skipped=collected.skipped,
             total=collected.total,
             pages=collected.pages,
             requests=counter.requests,
+            complete=not collected.problem,
+            inconsistency=collected.problem,
+            restarts=collected.restarts,
         )
 
     async def list_model_versions(self, model_id: str) -> list[ModelVersion]:
         """Every version of a model; versions that fail validation are logged and left out.
 
-        Raises VersionsEndpointUnsupported when the catalog has no such endpoint (404).
+        Raises VersionsEndpointUnsupported when the catalog has no such endpoint (404), and
+        InvalidResponse when the version pages are inconsistent (a partial list of versions
+        could name the wrong newest one).
         """
         collected = await self._collect(
             "/model-versions",
@@ -247,6 +324,11 @@ class CatalogClient:
             not_found=VersionsEndpointUnsupported,
             counter=_RequestCounter(),
         )
+        if collected.problem:
+            raise InvalidResponse(
+                f"GET {self._api_path}/model-versions for model {model_id}: inconsistent "
+                f"listing: {collected.problem}"
+            )
         for skipped in collected.skipped:
             logger.warning(
                 "skipped version %s of model %s: %s", skipped.id, model_id, skipped.reason
@@ -273,50 +355,75 @@ class CatalogClient:
         not_found: type[NotFound],
         counter: _RequestCounter,
     ) -> _Collected[ItemT]:
-        unique: dict[str, ItemT] = {}
-        skipped: list[SkippedModel] = []
-        skipped_ids: set[str] = set()
-        offset = total = pages = 0
+        """Page through a listing, starting over (at most `max_listing_restarts` times) when
+        `pagination.total` moves; `problem` is empty only for a consistent listing."""
+        pages = restarts = 0
         while True:
-            if pages >= self._max_pages:
-                raise InvalidResponse(
-                    f"GET {self._api_path}{path}: runaway paging: still not done after "
-                    f"{pages} pages (offset {offset}, reported total {total})"
-                )
-            page_params: dict[str, str | int] = {
-                **params,
-                "offset": offset,
-                "limit": self._page_size,
-            }
-            payload, target = await self._fetch_json(
-                path, page_params, not_found=not_found, counter=counter
-            )
-            try:
-                page = parse_page(payload, item_type)
-            except ValidationError as error:
-                raise InvalidResponse(
-                    self._redact(
-                        f"{target}: not a page of {item_type.__name__} items: "
-                        f"{describe_validation_error(error)}"
+            unique: dict[str, ItemT] = {}
+            skipped: list[SkippedModel] = []
+            skipped_ids: set[str] = set()
+            check = ListingCheck()
+            total = 0
+            while True:
+                offset = check.next_offset
+                if pages >= self._max_pages:
+                    raise InvalidResponse(
+                        f"GET {self._api_path}{path}: runaway paging: still not done after "
+                        f"{pages} pages (offset {offset}, reported total {total})"
                     )
-                ) from None
-            pages += 1
-            total = page.pagination.total
-            for item in page.items:
-                unique.setdefault(_item_key(item), item)
-            for bad in page.skipped:
-                if bad.id is None or (bad.id not in skipped_ids and bad.id not in unique):
-                    skipped.append(bad)
-                    if bad.id is not None:
-                        skipped_ids.add(bad.id)
-            if page.size == 0:
-                if offset < total:
-                    logger.info("%s: empty page before the reported total %d", target, total)
-                break
-            offset += page.size
-            if offset >= total:
-                break
-        return _Collected(tuple(unique.values()), tuple(skipped), total, pages)
+                page_params: dict[str, str | int] = {
+                    **params,
+                    "offset": offset,
+                    "limit": self._page_size,
+                }
+                payload, target = await self._fetch_json(
+                    path, page_params, not_found=not_found, counter=counter
+                )
+                try:
+                    page = parse_page(payload, item_type)
+                except ValidationError as error:
+                    raise InvalidResponse(
+                        self._redact(
+                            f"{target}: not a page of {item_type.__name__} items: "
+                            f"{describe_validation_error(error)}"
+                        )
+                    ) from None
+                del payload
+                pages += 1
+                total = page.pagination.total
+                for item in page.items:
+                    unique.setdefault(_item_key(item), item)
+                for bad in page.skipped:
+                    if bad.id is None or (bad.id not in skipped_ids and bad.id not in unique):
+                        skipped.append(bad)
+                        if bad.id is not None:
+                            skipped_ids.add(bad.id)
+                step = check.observe(
+                    PageReport(
+                        offset=offset,
+                        limit=self._page_size,
+                        total=total,
+                        entry_ids=page.entry_ids,
+                        reported_offset=page.pagination.offset,
+                        reported_limit=page.pagination.limit,
+                    )
+                )
+                if not isinstance(step, FetchPage):
+                    break
+            if isinstance(step, ListingEnd):
+                problem = step.problem
+            elif restarts < self._max_listing_restarts:
+                restarts += 1
+                logger.info("%s: %s; listing again from the start", target, step.problem)
+                continue
+            else:
+                problem = (
+                    f"{step.problem}, and it kept moving: listed {restarts + 1} times "
+                    "without a consistent pass"
+                )
+            return _Collected(
+                tuple(unique.values()), tuple(skipped), total, pages, problem, restarts
+            )
 
     # --- one GET with retries ------------------------------------------------------------
 
@@ -350,33 +457,45 @@ class CatalogClient:
             counter.requests += 1
             retry_after: float | None = None
             try:
-                response = await self._http.send(request)
-            except httpx.TransportError as exc:
-                if self._on_response is not None:
-                    self._on_response(None)  # no status: counted as a transport error
+                answer = await self._exchange(request)
+            except TimeoutError:
+                self._report(None)
                 error: CatalogError = TransportFailure(
-                    self._redact(_describe_transport(target, exc, self._timeout))
+                    f"{target}: no complete response within {self._timeout:g}s"
                 )
+            except DestinationRefused as exc:
+                self._report(None)
+                raise DestinationRefused(self._redact(f"{target}: {exc}")) from None
+            except httpx.TransportError as exc:
+                self._report(None)
+                error = TransportFailure(self._redact(_describe_transport(target, exc)))
                 if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
                     raise error from exc
-            except httpx.DecodingError as exc:
-                error = InvalidResponse(self._redact(f"{target}: undecodable body: {exc}"))
+            except _TooLarge as exc:
+                self._report(exc.status)
+                raise ResponseTooLarge(
+                    self._redact(f"{target}: {exc}"), status_code=exc.status
+                ) from None
+            except _Undecodable as exc:
+                self._report(exc.status)
+                error = InvalidResponse(self._redact(f"{target}: {exc}"), status_code=exc.status)
                 if bad_body_retries == 0:
-                    raise error from exc
+                    raise error from None
                 bad_body_retries -= 1
             else:
-                status = response.status_code
+                status = answer.status
                 logger.debug("%s -> %d", target, status)
-                if self._on_response is not None:
-                    self._on_response(status)
+                self._report(status)
                 if 200 <= status <= 299:
+                    content = answer.content or b""
+                    self._check_json_size(content, target, status)
                     try:
-                        return response.json(), target
-                    except ValueError:
+                        return json.loads(content), target
+                    except (ValueError, RecursionError):
                         error = InvalidResponse(
                             self._redact(
                                 f"{target}: HTTP {status} with a body that is not valid JSON "
-                                f"({len(response.content)} bytes)"
+                                f"({len(content)} bytes)"
                             ),
                             status_code=status,
                         )
@@ -384,7 +503,7 @@ class CatalogClient:
                         raise error
                     bad_body_retries -= 1
                 else:
-                    error = self._status_error(response, target, not_found)
+                    error = self._status_error(answer, target, not_found)
                     if not _retryable_status(status):
                         raise error
                     retry_after = error.retry_after
@@ -400,15 +519,74 @@ class CatalogClient:
             await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns/raises
 
+    async def _exchange(self, request: httpx.Request) -> _Answer:
+        """Send `request` and read what its status needs of the body, all within `timeout`.
+
+        Raises TimeoutError at the deadline, _TooLarge / _Undecodable for bodies the client
+        refuses, httpx.TransportError and DestinationRefused.
+        """
+        async with asyncio.timeout(self._timeout):
+            response = await self._http.send(request, stream=True)
+            try:
+                status = response.status_code
+                if 200 <= status <= 299:
+                    limit: int | None = self._max_response_bytes
+                elif status == 422:
+                    limit = _MAX_ERROR_BODY_BYTES
+                else:
+                    limit = None
+                content: bytearray | None = None
+                if limit is not None:
+                    content = await self._read_body(response, status, limit)
+                return _Answer(status, response.reason_phrase, response.headers, content)
+            finally:
+                await response.aclose()
+
+    async def _read_body(self, response: httpx.Response, status: int, limit: int) -> bytearray:
+        try:
+            return await read_capped_body(
+                response.aiter_raw(),
+                limit=limit,
+                content_encoding=response.headers.get("Content-Encoding"),
+                content_length=response.headers.get("Content-Length"),
+            )
+        except BodyTooLarge as exc:
+            if status == 422:
+                return bytearray()  # the detail is optional; the status says enough
+            raise _TooLarge(status, exc) from None
+        except UndecodableBody as exc:
+            if status == 422:
+                return bytearray()
+            raise _Undecodable(status, str(exc)) from None
+
+    def _check_json_size(self, content: bytes | bytearray, target: str, status: int) -> None:
+        allowed = self._max_response_bytes // _BYTES_PER_JSON_VALUE
+        values = json_values_bound(content)
+        if values > allowed:
+            raise ResponseTooLarge(
+                self._redact(
+                    f"{target}: HTTP {status}: response refused: its {len(content)} bytes hold "
+                    f"up to {values} JSON values, more than the {allowed} allowed (one per "
+                    f"{_BYTES_PER_JSON_VALUE} bytes of the limit of {self._max_response_bytes} "
+                    "bytes); raise --max-response-bytes if the catalog really serves pages "
+                    "this large"
+                ),
+                status_code=status,
+            )
+
+    def _report(self, status: int | None) -> None:
+        if self._on_response is not None:
+            self._on_response(status)  # None: no status, counted as a transport error
+
     def _delay(self, failed_attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(self._retry.max_delay, retry_after)
         return backoff_delay(self._retry, failed_attempts, jitter_unit())
 
     def _status_error(
-        self, response: httpx.Response, target: str, not_found: type[NotFound]
+        self, response: _Answer, target: str, not_found: type[NotFound]
     ) -> CatalogError:
-        status = response.status_code
+        status = response.status
         prefix = f"{target}: HTTP {status} {response.reason_phrase}".rstrip()
         error: CatalogError
         if status == 401:
@@ -427,7 +605,7 @@ class CatalogClient:
                     f"{prefix}: check the catalog URL and apiPath", status_code=status
                 )
         elif status == 422:
-            detail = _parse_422(response)
+            detail = _parse_422(response.content)
             error = RequestInvalid(
                 f"{prefix}: the catalog rejected the request: {_summarize_422(detail)}",
                 detail=detail.detail,
@@ -465,18 +643,31 @@ def _item_key(item: BaseModel) -> str:
     return key
 
 
-def _parse_422(response: httpx.Response) -> HTTPValidationError:
+def _parse_422(content: bytes | bytearray | None) -> HTTPValidationError:
     try:
-        return HTTPValidationError.model_validate(response.json())
-    except (ValueError, ValidationError):
+        return HTTPValidationError.model_validate_json(content or b"")
+    except ValueError:  # pydantic's ValidationError is a ValueError
         return HTTPValidationError()
 
 
-def _describe_transport(target: str, exc: httpx.TransportError, timeout: float) -> str:
-    if isinstance(exc, httpx.ConnectTimeout):
-        return f"{target}: could not connect within {timeout:g}s"
-    if isinstance(exc, httpx.TimeoutException):
-        return f"{target}: no response within {timeout:g}s"
+class _TooLarge(Exception):
+    def __init__(self, status: int, cause: BodyTooLarge) -> None:
+        how = "its Content-Length is" if cause.declared else "the body grew"
+        super().__init__(
+            f"HTTP {status}: response refused: {how} larger than the limit of {cause.limit} "
+            "bytes (counted after decompression); raise --max-response-bytes if the catalog "
+            "really serves pages this large"
+        )
+        self.status = status
+
+
+class _Undecodable(Exception):
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(f"HTTP {status} with an undecodable body: {why}")
+        self.status = status
+
+
+def _describe_transport(target: str, exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.ConnectError):
         return f"{target}: cannot connect to the catalog: {exc}"
     return f"{target}: {type(exc).__name__}: {exc}"

@@ -11,11 +11,14 @@ from modelsync.catalog.models import ValidationErrorDetail
 
 __all__ = [
     "CatalogError",
+    "DestinationRefused",
     "Forbidden",
     "InvalidResponse",
+    "InvalidToken",
     "NotFound",
     "RateLimited",
     "RequestInvalid",
+    "ResponseTooLarge",
     "ServerError",
     "TransportFailure",
     "Unauthorized",
@@ -100,13 +103,32 @@ class RateLimited(CatalogError):
 
 
 class TransportFailure(CatalogError):
-    """Connection refused/reset, DNS, TLS or timeout: no HTTP response at all."""
+    """Connection refused/reset, DNS, TLS, or no complete response within the deadline."""
 
 
 class InvalidResponse(CatalogError):
     """A 2xx whose body is not JSON or not the spec's shape, or paging that never ends."""
 
     default_reason = "InvalidResponse"
+
+
+class ResponseTooLarge(InvalidResponse):
+    """A response body passed the byte cap (counted after decompression); never retried."""
+
+    default_reason = "ResponseTooLarge"
+
+
+class DestinationRefused(CatalogError):
+    """The catalog host resolved to an address the operator may not connect to (loopback,
+    link-local, private, ...) and the host is not explicitly allowed; never retried."""
+
+    default_reason = "CatalogNotAllowed"
+
+
+class InvalidToken(CatalogError, ValueError):
+    """The token cannot be sent as a header value; the message never contains the token."""
+
+    default_reason = "InvalidToken"
 
 
 class UnexpectedStatus(CatalogError):

@@ -33,7 +33,12 @@ class ParsedPage(Generic[ItemT]):
     items: tuple[ItemT, ...]
     skipped: tuple[SkippedModel, ...]
     pagination: Pagination
-    size: int  # entries on the page, valid or not: what the offset advances by
+    entry_ids: tuple[str | None, ...]  # every entry in order, valid or not: id or None
+
+    @property
+    def size(self) -> int:
+        """Entries on the page, valid or not: what the offset advances by."""
+        return len(self.entry_ids)
 
 
 class _Envelope(BaseModel):
@@ -67,9 +72,15 @@ def parse_page(payload: object, item_type: type[ItemT]) -> ParsedPage[ItemT]:
     envelope = _Envelope.model_validate(payload)
     items: list[ItemT] = []
     skipped: list[SkippedModel] = []
+    entry_ids: list[str | None] = []
     for raw in envelope.data:
         try:
-            items.append(item_type.model_validate(raw))
+            item = item_type.model_validate(raw)
         except ValidationError as error:
-            skipped.append(SkippedModel(_item_id(raw), describe_validation_error(error)))
-    return ParsedPage(tuple(items), tuple(skipped), envelope.pagination, len(envelope.data))
+            entry_ids.append(_item_id(raw))
+            skipped.append(SkippedModel(entry_ids[-1], describe_validation_error(error)))
+        else:
+            key = getattr(item, "id", None)
+            entry_ids.append(key if isinstance(key, str) else _item_id(raw))
+            items.append(item)
+    return ParsedPage(tuple(items), tuple(skipped), envelope.pagination, tuple(entry_ids))

@@ -1,5 +1,10 @@
 """Read a token or CA bundle from a Secret in the sync's own namespace.
 
+A Secret is used only when it is opted in: it carries the label
+`modelsync.dev/catalog-credentials: "true"`. Without it, anyone who may create a
+ModelCatalogSync could have the operator send any Secret of the namespace to a host of their
+choice; with it, the Secret's owner decides which Secrets may serve as catalog credentials.
+
 Values never leave this module in any message: errors name the Secret and the key only, and
 `SecretValue.__repr__` hides the value.
 """
@@ -11,13 +16,16 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelsync.api.constants import CATALOG_CREDENTIALS_VALUE, LABEL_CATALOG_CREDENTIALS
 from modelsync.kube.client import KubeApi
 from modelsync.kube.errors import KubeNotFound
 
 __all__ = [
     "SecretKeyMissing",
     "SecretNotFound",
+    "SecretNotOptedIn",
     "SecretValue",
+    "opted_in",
     "read_secret_value",
     "secret_version",
 ]
@@ -51,6 +59,29 @@ class SecretKeyMissing(SecretNotFound):
         self.resource_version = resource_version
 
 
+class SecretNotOptedIn(Exception):
+    """The Secret exists but lacks the opt-in label; its value was not used."""
+
+    def __init__(self, namespace: str, name: str, *, resource_version: str | None) -> None:
+        super().__init__(
+            f'Secret "{name}" in namespace "{namespace}" is not opted in as catalog '
+            f'credentials: add the label {LABEL_CATALOG_CREDENTIALS}="{CATALOG_CREDENTIALS_VALUE}" '
+            f"(kubectl label secret {name} -n {namespace} "
+            f"{LABEL_CATALOG_CREDENTIALS}={CATALOG_CREDENTIALS_VALUE})"
+        )
+        self.namespace = namespace
+        self.name = name
+        self.resource_version = resource_version
+
+
+def opted_in(labels: object) -> bool:
+    """True when a Secret's labels opt it in as catalog credentials."""
+    return (
+        isinstance(labels, dict)
+        and labels.get(LABEL_CATALOG_CREDENTIALS) == CATALOG_CREDENTIALS_VALUE
+    )
+
+
 @dataclass(frozen=True)
 class SecretValue:
     """One decoded value plus the Secret's resourceVersion (to notice changes)."""
@@ -77,9 +108,14 @@ async def _read(api: KubeApi, namespace: str, name: str) -> Any:
 
 
 async def read_secret_value(api: KubeApi, namespace: str, name: str, key: str) -> SecretValue:
-    """The decoded UTF-8 value of `data[key]` (or `stringData`-written key); typed errors."""
+    """The decoded UTF-8 value of `data[key]` (or `stringData`-written key); typed errors.
+
+    Raises SecretNotOptedIn before looking at any value when the opt-in label is missing.
+    """
     secret = await _read(api, namespace, name)
     version = str(secret.metadata.resource_version or "")
+    if not opted_in(secret.metadata.labels):
+        raise SecretNotOptedIn(namespace, name, resource_version=version)
     data = secret.data or {}
     encoded = data.get(key)
     if encoded is None:

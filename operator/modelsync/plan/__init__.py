@@ -2,6 +2,7 @@
 to write. No I/O and no clock: `now` and every lookup answer come in as arguments.
 
 Imports only modelsync.catalog.models, modelsync.api, pydantic and the standard library.
+namePattern is matched with RE2, in time linear in the model name.
 """
 
 from modelsync.plan.conditions import SyncOutcome, SyncResult, failure_event_needed, sync_status
@@ -12,7 +13,7 @@ from modelsync.plan.desired import (
 )
 from modelsync.plan.diff import foreign_owner, plan_sync, repair_plan
 from modelsync.plan.existing import parse_existing
-from modelsync.plan.select import ml_repo_name
+from modelsync.plan.select import Selector, compile_select, ml_repo_name
 from modelsync.plan.types import (
     MISSING,
     UNSUPPORTED,
@@ -48,6 +49,7 @@ __all__ = [
     "LookupUnsupported",
     "ModelFailure",
     "RetainRef",
+    "Selector",
     "SyncOutcome",
     "SyncPlan",
     "SyncRef",
@@ -57,6 +59,7 @@ __all__ = [
     "VersionLookupCache",
     "VersionResolution",
     "choose_version",
+    "compile_select",
     "failure_event_needed",
     "foreign_owner",
     "ml_repo_name",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,10 +16,17 @@ from modelsync.api.constants import (
     REASON_CATALOG_NOT_ALLOWED,
     REASON_CATALOG_UNAVAILABLE,
     REASON_DELETION_GUARD_TRIGGERED,
+    REASON_INCONSISTENT_LISTING,
+    REASON_INTERNAL_ERROR,
     REASON_INVALID_RESPONSE,
     REASON_INVALID_SPEC,
+    REASON_INVALID_TOKEN,
+    REASON_MODELS_FAILED,
+    REASON_RESPONSE_TOO_LARGE,
     REASON_SECRET_NOT_FOUND,
+    REASON_SECRET_NOT_OPTED_IN,
     REASON_SUSPENDED,
+    REASON_SYNC_TIMED_OUT,
     REASON_SYNCED,
     REASON_UNAUTHORIZED,
 )
@@ -39,6 +47,12 @@ class SyncOutcome(StrEnum):
     SECRET_NOT_FOUND = REASON_SECRET_NOT_FOUND
     INVALID_SPEC = REASON_INVALID_SPEC
     CATALOG_NOT_ALLOWED = REASON_CATALOG_NOT_ALLOWED
+    INCONSISTENT_LISTING = REASON_INCONSISTENT_LISTING
+    RESPONSE_TOO_LARGE = REASON_RESPONSE_TOO_LARGE
+    SYNC_TIMED_OUT = REASON_SYNC_TIMED_OUT
+    INTERNAL_ERROR = REASON_INTERNAL_ERROR
+    SECRET_NOT_OPTED_IN = REASON_SECRET_NOT_OPTED_IN
+    INVALID_TOKEN = REASON_INVALID_TOKEN
 
     @property
     def stalls(self) -> bool:
@@ -47,7 +61,13 @@ class SyncOutcome(StrEnum):
 
 
 _STALLING = frozenset(
-    {SyncOutcome.SECRET_NOT_FOUND, SyncOutcome.INVALID_SPEC, SyncOutcome.CATALOG_NOT_ALLOWED}
+    {
+        SyncOutcome.SECRET_NOT_FOUND,
+        SyncOutcome.INVALID_SPEC,
+        SyncOutcome.CATALOG_NOT_ALLOWED,
+        SyncOutcome.SECRET_NOT_OPTED_IN,
+        SyncOutcome.INVALID_TOKEN,
+    }
 )
 
 
@@ -55,9 +75,9 @@ _STALLING = frozenset(
 class SyncResult:
     """What the shell knows at the end of a sync attempt.
 
-    For SYNCED, `ref_counts` / `failures` / `guard` describe what was written (see
-    `from_plan`); for the other outcomes they are left empty and the previous status values
-    are kept. `message` explains a failure (never containing a token).
+    For SYNCED, `ref_counts` / `failures` / `guard` / `listing_complete` describe the pass
+    (see `from_plan`); for the other outcomes they are left empty and the previous status
+    values are kept. `message` explains a failure (never containing a token).
     """
 
     outcome: SyncOutcome
@@ -66,6 +86,8 @@ class SyncResult:
     ref_counts: ModelRefCounts | None = None
     failures: Sequence[ModelFailure] = ()
     guard: DeletionGuard | None = None
+    listing_complete: bool = True
+    listing_problem: str = ""
 
     @classmethod
     def from_plan(
@@ -76,8 +98,8 @@ class SyncResult:
         ref_counts: ModelRefCounts | None = None,
         extra_failures: Sequence[ModelFailure] = (),
     ) -> SyncResult:
-        """A successful sync that applied `plan`; pass `ref_counts` when the writes did not
-        all go as planned, and `extra_failures` for models that failed while writing."""
+        """A sync that applied `plan`; pass `ref_counts` when the writes did not all go as
+        planned, and `extra_failures` for models that failed while writing."""
         counts = ref_counts or plan.ref_counts()
         if extra_failures and ref_counts is None:
             counts = counts.model_copy(update={"failed": counts.failed + len(extra_failures)})
@@ -87,6 +109,19 @@ class SyncResult:
             ref_counts=counts,
             failures=(*plan.failures, *extra_failures),
             guard=plan.guard,
+            listing_complete=plan.listing_complete,
+            listing_problem=plan.listing_problem,
+        )
+
+    @property
+    def ready(self) -> bool:
+        """Ready=True: a SYNCED pass over a complete listing, every selected model as desired
+        and no removals held back."""
+        return (
+            self.outcome is SyncOutcome.SYNCED
+            and self.guard is None
+            and self.listing_complete
+            and not self.failures
         )
 
 
@@ -94,6 +129,25 @@ def _summary(counts: ModelRefCounts) -> str:
     # What the cluster holds, not what the last pass did: a pass that changed nothing then
     # leaves the Ready message, and so the status, as it was.
     return f"{counts.selected} models selected, {counts.retained} retained, {counts.failed} failed"
+
+
+def _failures_message(failures: Sequence[ModelFailure], counts: ModelRefCounts | None) -> str:
+    by_reason = Counter(f.reason for f in failures)
+    reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(by_reason.items()))
+    failed = len(failures)
+    selected = max(counts.selected if counts is not None else 0, failed)
+    return (
+        f"{failed} of {selected} selected models failed ({reasons}); "
+        f"{selected - failed} synced; see status.failures"
+    )
+
+
+def _listing_message(result: SyncResult, counts: ModelRefCounts | None) -> str:
+    problem = result.listing_problem or "the listing could not be shown to be complete"
+    message = f"inconsistent catalog listing: {problem}; nothing was deleted or marked removed"
+    if result.failures:
+        message += f"; {_failures_message(result.failures, counts)}"
+    return f"{message}; will retry"
 
 
 def _parse_old(old: ModelCatalogSyncStatus | Mapping[str, Any] | None) -> ModelCatalogSyncStatus:
@@ -113,6 +167,10 @@ def _ready_condition(result: SyncResult, counts: ModelRefCounts | None) -> Condi
     if outcome is SyncOutcome.SYNCED:
         if result.guard is not None:
             return ready(False, REASON_DELETION_GUARD_TRIGGERED, result.guard.message)
+        if not result.listing_complete:
+            return ready(False, REASON_INCONSISTENT_LISTING, _listing_message(result, counts))
+        if result.failures:
+            return ready(False, REASON_MODELS_FAILED, _failures_message(result.failures, counts))
         return ready(True, REASON_SYNCED, _summary(counts) if counts else "")
     if outcome is SyncOutcome.SUSPENDED:
         return ready(False, outcome.value, result.message or "spec.suspend is true; not syncing")
@@ -150,7 +208,7 @@ def sync_status(
     ):
         conditions = set_condition(conditions, condition, now)
 
-    succeeded = result.outcome is SyncOutcome.SYNCED and result.guard is None
+    succeeded = want_ready.status == "True"
     attempted = result.outcome is not SyncOutcome.SUSPENDED
     failures = previous.failures
     if result.outcome is SyncOutcome.SYNCED:

@@ -10,13 +10,14 @@ from modelsync.api.conditions import ready
 from modelsync.api.constants import (
     REASON_DEPLOYABLE_VERSION_RESOLVED,
     REASON_NO_DEPLOYABLE_VERSION,
+    REASON_VERSION_LOOKUP_FAILED,
 )
 from modelsync.api.labels import modelref_annotations, modelref_labels
 from modelsync.api.naming import modelref_name
 from modelsync.api.sync import ModelCatalogSyncSpec
 from modelsync.catalog.models import Model
 from modelsync.plan.existing import Ownership, ownership
-from modelsync.plan.select import matches_model, matches_version, ml_repo_name
+from modelsync.plan.select import compile_select, ml_repo_name
 from modelsync.plan.spec import kept_spec, modelref_spec
 from modelsync.plan.types import (
     MISSING,
@@ -26,9 +27,10 @@ from modelsync.plan.types import (
     SyncRef,
     VersionResolution,
 )
-from modelsync.plan.versions import LookupPending, VersionChoice, choose_version
+from modelsync.plan.versions import LookupPending, VersionChoice, choose_version, needs_lookup
 
-REASON_VERSION_LOOKUP_PENDING: Final = "VersionLookupFailed"
+# The name older callers use for REASON_VERSION_LOOKUP_FAILED.
+REASON_VERSION_LOOKUP_PENDING: Final = REASON_VERSION_LOOKUP_FAILED
 REASON_NAME_CONFLICT: Final = "NameConflict"
 REASON_INVALID_MODEL: Final = "InvalidModel"
 
@@ -73,21 +75,44 @@ def _version_facts(choice: VersionChoice) -> tuple[str | None, Collection[str]]:
     return (kind if isinstance(kind, str) else None), tags
 
 
+def _lookup_failed(model: Model, name: str, problem: str) -> ModelFailure:
+    return ModelFailure(
+        model.fqn,
+        REASON_VERSION_LOOKUP_FAILED,
+        f"the latest version is not deployable and looking up older versions failed ({problem}); "
+        "the ModelRef is left as it is until a lookup succeeds",
+        name,
+    )
+
+
 def select_desired(
     models: Iterable[Model],
     spec: ModelCatalogSyncSpec,
     sync: SyncRef,
     resolutions: Mapping[str, VersionResolution],
     existing: Mapping[str, ExistingRef],
+    failed_lookups: Mapping[str, str],
 ) -> Selection:
-    """Version choice, then select, then one DesiredRef per model (DESIGN section 3)."""
+    """Version choice, then select, then one DesiredRef per model (DESIGN section 3).
+
+    A model whose version lookup failed (`failed_lookups`, or needed and not in
+    `resolutions`) is a failure, counted as selected, and its ModelRef is protected: neither
+    written nor removed.
+    """
     out = Selection()
     template = spec.model_ref_template
+    selector = compile_select(spec.select)
     for model in unique_models(models):
-        if model.latest_version is None or not matches_model(spec.select, model):
+        if model.latest_version is None or not selector.matches_model(model):
             continue
         repo = ml_repo_name(model)
         name = modelref_name(repo, model.name, model.fqn)
+        problem = failed_lookups.get(model.id)
+        if problem is not None and needs_lookup(model, spec.version_policy):
+            out.failures.append(_lookup_failed(model, name, problem))
+            out.protected.add(name)
+            out.selected += 1
+            continue
         current = existing.get(name)
         owned_spec = (
             current.spec
@@ -99,21 +124,14 @@ def select_desired(
                 model, spec.version_policy, resolutions.get(model.id, MISSING), owned_spec
             )
         except LookupPending:
-            out.failures.append(
-                ModelFailure(
-                    model.fqn,
-                    REASON_VERSION_LOOKUP_PENDING,
-                    "the latest version is not deployable and older versions could not be "
-                    "listed; the ModelRef is left as it is",
-                    name,
-                )
-            )
+            out.failures.append(_lookup_failed(model, name, "no answer for this model"))
             out.protected.add(name)
+            out.selected += 1
             continue
         if choice is None:
             continue
         framework_type, tags = _version_facts(choice)
-        if not matches_version(spec.select, framework_type, tags):
+        if not selector.matches_version(framework_type, tags):
             continue
         out.selected += 1
         if name in out.desired:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from modelsync.api.conditions import Condition, ready, set_condition
@@ -200,6 +201,31 @@ def _owned_by_another(desired: DesiredRef, current: ExistingRef) -> ModelFailure
     return ModelFailure(desired.model_fqn, REASON_OWNED_BY_ANOTHER_SYNC, message, desired.name)
 
 
+_NO_FAILED_LOOKUPS: Mapping[str, str] = MappingProxyType({})
+
+
+def _removals(
+    stale: list[ExistingRef], spec: ModelCatalogSyncSpec, sync: SyncRef, now: datetime
+) -> tuple[list[DeleteRef], list[RetainRef], DeletionGuard | None]:
+    """Deletes or removal marks for ModelRefs whose model left the selection. Call only
+    with a complete listing: these writes rest on the absence of a model."""
+    if spec.deletion_policy is DeletionPolicy.RETAIN:
+        return (
+            [],
+            [_mark_removed(ref, sync, now) for ref in stale if not _is_marked_removed(ref)],
+            None,
+        )
+    if len(stale) > spec.max_deletions:
+        guard = DeletionGuard(
+            len(stale),
+            spec.max_deletions,
+            f"{len(stale)} ModelRefs left the selection, more than maxDeletions "
+            f"({spec.max_deletions}); none deleted",
+        )
+        return [], [], guard
+    return [DeleteRef(ref.name, ref.uid, model_fqn_of(ref)) for ref in stale], [], None
+
+
 def plan_sync(
     models: Iterable[Model],
     spec: ModelCatalogSyncSpec,
@@ -207,20 +233,27 @@ def plan_sync(
     *,
     sync: SyncRef,
     now: datetime,
+    listing_complete: bool,
+    listing_problem: str = "",
     resolutions: Mapping[str, VersionResolution] | None = None,
-    listing_complete: bool = True,
+    failed_lookups: Mapping[str, str] = _NO_FAILED_LOOKUPS,
     skipped_model_ids: Collection[str] = (),
 ) -> SyncPlan:
     """Plan one sync (DESIGN section 3, steps 3-5).
 
     `models`: the listing (deduplicated by id here too); `existing`: the raw ModelRefs
-    listed by the sync's label; `resolutions`: the shell's model-versions lookups
-    ({model id: version | None | UNSUPPORTED}); `listing_complete`: False when the listing
-    stopped early (then nothing is deleted or marked removed); `skipped_model_ids`: models
-    the listing returned but could not parse (their ModelRefs are left alone).
+    listed by the sync's label; `listing_complete`: whether the listing is known to hold
+    every model the catalog has (`listing_problem` says what was wrong when not). Only a
+    complete listing may lead to a delete, a RemovedFromCatalog mark or the deletion guard;
+    an incomplete one still creates and updates the ModelRefs of the models it holds.
+    `resolutions`: the shell's model-versions lookups ({model id: version | None |
+    UNSUPPORTED}); `failed_lookups`: {model id: message} for lookups that failed (those
+    models are reported as VersionLookupFailed and their ModelRefs left alone);
+    `skipped_model_ids`: models the listing returned but could not parse (their ModelRefs
+    are left alone).
     """
     current = {ref.name: ref for ref in map(parse_existing, existing)}
-    selection = select_desired(models, spec, sync, resolutions or {}, current)
+    selection = select_desired(models, spec, sync, resolutions or {}, current, failed_lookups)
     failures = list(selection.failures)
     desired: dict[str, DesiredRef] = {}
     creates: list[CreateRef] = []
@@ -254,18 +287,8 @@ def plan_sync(
     deletes: list[DeleteRef] = []
     marks: list[RetainRef] = []
     guard = None
-    if listing_complete and spec.deletion_policy is DeletionPolicy.DELETE:
-        if len(stale) > spec.max_deletions:
-            guard = DeletionGuard(
-                len(stale),
-                spec.max_deletions,
-                f"{len(stale)} ModelRefs left the selection, more than maxDeletions "
-                f"({spec.max_deletions}); none deleted",
-            )
-        else:
-            deletes = [DeleteRef(ref.name, ref.uid, model_fqn_of(ref)) for ref in stale]
-    elif listing_complete:
-        marks = [_mark_removed(ref, sync, now) for ref in stale if not _is_marked_removed(ref)]
+    if listing_complete:
+        deletes, marks, guard = _removals(stale, spec, sync, now)
 
     return SyncPlan(
         creates=tuple(creates),
@@ -278,6 +301,8 @@ def plan_sync(
         retained_total=len(stale) - len(deletes),
         guard=guard,
         desired=desired,
+        listing_complete=listing_complete,
+        listing_problem="" if listing_complete else listing_problem,
     )
 
 

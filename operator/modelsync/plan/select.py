@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
+from dataclasses import dataclass
 
+from modelsync.api.patterns import NamePattern, compile_name_pattern
 from modelsync.api.sync import SelectSpec
 from modelsync.catalog.models import Model
 
@@ -21,15 +22,36 @@ def ml_repo_name(model: Model) -> str:
     return model.ml_repo_id
 
 
-def matches_model(select: SelectSpec, model: Model) -> bool:
-    """The model-level fields: namePattern (re.search on the name) and mlRepos."""
-    if select.name_pattern is not None and re.search(select.name_pattern, model.name) is None:
-        return False
-    return not select.ml_repos or ml_repo_name(model) in select.ml_repos
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """`select` compiled once per plan: the name pattern is an RE2 regex searched in the
+    model name (linear time, so a hostile model name cannot stall the operator)."""
+
+    name_pattern: NamePattern | None
+    frameworks: frozenset[str]
+    tags: tuple[str, ...]
+    ml_repos: frozenset[str]
+
+    def matches_model(self, model: Model) -> bool:
+        """The model-level fields: namePattern (a search on the name) and mlRepos."""
+        if self.name_pattern is not None and not self.name_pattern.search(model.name):
+            return False
+        return not self.ml_repos or ml_repo_name(model) in self.ml_repos
+
+    def matches_version(self, framework: str | None, tags: Collection[str]) -> bool:
+        """The version-level fields, on the chosen version: frameworks and tags (all required)."""
+        if self.frameworks and (framework is None or framework not in self.frameworks):
+            return False
+        return all(tag in tags for tag in self.tags)
 
 
-def matches_version(select: SelectSpec, framework: str | None, tags: Collection[str]) -> bool:
-    """The version-level fields, on the chosen version: frameworks and tags (all required)."""
-    if select.frameworks and (framework is None or framework not in select.frameworks):
-        return False
-    return all(tag in tags for tag in select.tags)
+def compile_select(select: SelectSpec) -> Selector:
+    """Raises InvalidPattern (a ValueError) for a namePattern RE2 cannot compile; specs that
+    passed `parse_spec` never do."""
+    pattern = select.name_pattern
+    return Selector(
+        name_pattern=compile_name_pattern(pattern) if pattern is not None else None,
+        frameworks=frozenset(str(framework) for framework in select.frameworks),
+        tags=tuple(select.tags),
+        ml_repos=frozenset(select.ml_repos),
+    )

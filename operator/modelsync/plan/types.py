@@ -180,11 +180,22 @@ class SyncPlan:
     deletes: tuple[DeleteRef, ...] = ()
     retained: tuple[RetainRef, ...] = ()  # removal marks to write
     failures: tuple[ModelFailure, ...] = ()
-    selected: int = 0  # models that passed version choice and select (incl. failed ones)
+    # Models that passed select (incl. failed ones; a failed version lookup counts when the
+    # model-level fields, namePattern and mlRepos, matched).
+    selected: int = 0
     unchanged: int = 0
     retained_total: int = 0  # refs kept although their model left the selection
     guard: DeletionGuard | None = None
     desired: Mapping[str, DesiredRef] = field(default_factory=dict)
+    # False: the catalog listing may have left models out, so their absence proves nothing.
+    listing_complete: bool = True
+    listing_problem: str = ""  # what was wrong with an incomplete listing
+
+    def __post_init__(self) -> None:
+        if not self.listing_complete and (self.deletes or self.retained or self.guard):
+            raise ValueError(
+                "a plan over an incomplete listing must not delete or mark ModelRefs removed"
+            )
 
     @property
     def write_count(self) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 from modelsync.api.constants import VersionPolicy
 from modelsync.api.sync import SelectSpec
 from modelsync.catalog.models import Model, ModelVersion
-from modelsync.plan.select import matches_model
+from modelsync.plan.select import compile_select
 from modelsync.plan.types import MISSING, UNSUPPORTED, CacheMiss, VersionResolution
 
 
@@ -50,11 +50,12 @@ def models_needing_lookup(
     With `select`, models its model-level fields (namePattern, mlRepos) reject are skipped;
     with `cache`, models the cache already answers are skipped. Order follows `models`.
     """
+    selector = compile_select(select) if select is not None else None
     result = []
     for model in models:
         if not needs_lookup(model, policy):
             continue
-        if select is not None and not matches_model(select, model):
+        if selector is not None and not selector.matches_model(model):
             continue
         if cache is not None and cache.get(model) is not MISSING:
             continue

@@ -5,7 +5,8 @@ Kopf-free: handlers.py feeds it watch events, operator_main.py starts it under K
 With leader election the runtime starts as a standby (`leading=False`): it follows the
 watches but runs no sync loop, repairs no drift and sends no write (the API connection's
 write gate is closed) until `start_leading()`; `stop_leading()` closes the gate and stops
-every loop at once.
+every loop at once. The gate also asks the elector's fence (`set_write_fence`), which closes by
+the clock when the Lease was not renewed in time, before the elector gets to stop the loops.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 from kubernetes import client as k8s
 
 from modelsync.api.constants import LABEL_SYNC
-from modelsync.kube.client import KubeApi
+from modelsync.kube.client import KubeApi, WriteGate
 from modelsync.kube.secrets import secret_version
 from modelsync.runtime.config import OperatorConfig
+from modelsync.runtime.gates import SyncGates
 from modelsync.runtime.observers import NullObserver, SyncObserver
 from modelsync.runtime.registry import SyncRegistry
 from modelsync.runtime.sync import RuntimeContext, SyncRunner
@@ -45,6 +47,7 @@ class OperatorRuntime:
         self.configuration = configuration
         self.observer: SyncObserver = observer or NullObserver()
         self.leading = leading
+        self._write_fence: WriteGate | None = None
         threads = config.max_concurrent_writes + config.max_concurrent_syncs + 4
         self.api = KubeApi(
             configuration,
@@ -53,16 +56,27 @@ class OperatorRuntime:
             may_write=self._may_write,
         )
         self.writes = asyncio.Semaphore(config.max_concurrent_writes)
-        self.slots = asyncio.Semaphore(config.max_concurrent_syncs)
+        self.gates = SyncGates(config.max_concurrent_syncs, config.max_concurrent_syncs_per_host)
         self.context = RuntimeContext(
-            api=self.api, config=config, writes=self.writes, observer=self.observer
+            api=self.api,
+            config=config,
+            writes=self.writes,
+            observer=self.observer,
+            sync_gates=self.gates,
         )
         self.syncs = SyncRegistry(self._new_worker, on_forget=self._forgotten, active=leading)
         self._closed = False
         self.observer.leader_changed(leading)
 
+    def set_write_fence(self, fence: WriteGate) -> None:
+        """With leader election: writes are sent only while `fence()` (asked on the API
+        pool's threads, e.g. `LeaderElector.may_write`) is True, besides `leading`."""
+        self._write_fence = fence
+
     def _may_write(self) -> bool:
-        return self.leading  # read on the API pool's threads: a plain attribute, no lock
+        # Read on the API pool's threads: plain attributes, no lock.
+        fence = self._write_fence
+        return self.leading and (fence is None or fence())
 
     async def start_leading(self) -> None:
         """This replica now holds the Lease: run every sync loop."""
@@ -88,7 +102,6 @@ class OperatorRuntime:
             runner=SyncRunner(namespace, name, self.context),
             probe_secret=partial(secret_version, self.api),
             secret_check_interval=self.config.secret_check_interval,
-            slots=self.slots,
         )
 
     def _forgotten(self, key: WorkerKey) -> None:

@@ -39,6 +39,13 @@ class VersionLookups:
     results: dict[str, VersionResolution] = field(default_factory=dict)
     failed: dict[str, tuple[Model, CatalogError]] = field(default_factory=dict)
 
+    def failure_messages(self) -> dict[str, str]:
+        """{model id: why its look-up failed}, as the planner's `failed_lookups`."""
+        return {
+            model_id: f"looking up the newest deployable version failed ({exc.reason}): {exc}"
+            for model_id, (_, exc) in self.failed.items()
+        }
+
 
 async def look_up_deployable_versions(
     client: CatalogClient, pending: Sequence[Model], *, concurrency: int = LOOKUP_CONCURRENCY

@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 
 from modelsync.runtime.hosts import DEFAULT_ALLOWED_HOSTS, AllowedHosts
 
-__all__ = ["OperatorConfig"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_SYNC_TIMEOUT", "OperatorConfig"]
+
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # = modelsync.catalog.DEFAULT_MAX_RESPONSE_BYTES
+DEFAULT_SYNC_TIMEOUT = 600.0  # seconds for a whole sync pass
 
 
 @dataclass(frozen=True)
@@ -14,8 +17,11 @@ class OperatorConfig:
     allowed_hosts: AllowedHosts = field(
         default_factory=lambda: AllowedHosts.parse(DEFAULT_ALLOWED_HOSTS)
     )
-    max_concurrent_syncs: int = 4
+    max_concurrent_syncs: int = 4  # passes planning and writing at once
+    max_concurrent_syncs_per_host: int = 2  # passes reading one catalog (scheme://host:port)
     max_concurrent_writes: int = 16
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # per catalog response, decompressed
+    sync_timeout: float = DEFAULT_SYNC_TIMEOUT  # wall-clock deadline of a whole sync pass
     default_interval: float = 300.0  # seconds; used when a spec has no interval
     secret_check_interval: float = 10.0
     status_heartbeat: float = 1800.0
@@ -24,8 +30,17 @@ class OperatorConfig:
     interval_jitter: float = 0.05  # fraction of the interval added at random
 
     def __post_init__(self) -> None:
-        if self.max_concurrent_syncs < 1 or self.max_concurrent_writes < 1:
+        limits = (
+            self.max_concurrent_syncs,
+            self.max_concurrent_syncs_per_host,
+            self.max_concurrent_writes,
+        )
+        if min(limits) < 1:
             raise ValueError("concurrency limits must be at least 1")
+        if self.max_response_bytes < 1024:
+            raise ValueError("--max-response-bytes must be at least 1024")
+        if self.sync_timeout <= 0:
+            raise ValueError("--sync-timeout must be positive")
         if self.default_interval <= 0 or self.secret_check_interval <= 0:
             raise ValueError("intervals must be positive")
         if self.status_heartbeat <= 0 or self.catalog_attempts < 1:

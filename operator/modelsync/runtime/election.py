@@ -6,7 +6,10 @@ The rules are client-go's (k8s.io/client-go/tools/leaderelection):
 - a Lease someone else holds and keeps renewing is waited on;
 - a leader that does not find itself named (someone else or no one), or has not renewed for
   `renew_deadline`, has lost and must stop all work at once. `renew_deadline <
-  lease_duration`, so it stops before any other replica may take over.
+  lease_duration`, so it stops before any other replica may take over;
+- a leader writes only while its last successful renewal is younger than `renew_deadline`
+  (`write_allowed`), so a replica whose election loop could not run (a blocked event loop)
+  stops writing by the clock, before it even notices it lost.
 
 Expiry is judged on this replica's monotonic clock, from the moment it *saw* the Lease change
 (not from `renewTime`, which another node's clock wrote), so clock skew between nodes does
@@ -32,6 +35,7 @@ __all__ = [
     "decide",
     "released",
     "sight",
+    "write_allowed",
 ]
 
 # Candidates wait retry_period * (1 + up to 0.2); renew_deadline must outlast one such wait.
@@ -119,6 +123,13 @@ def decide(
         if now < seen.since + valid_for:
             return Verdict.WAIT
     return Verdict.LOST if leading else Verdict.ACQUIRE
+
+
+def write_allowed(renewed_at: float | None, now: float, renew_deadline: float) -> bool:
+    """The write fence: True only while we lead (`renewed_at`: when our last successful
+    acquire or renew was sent, on the local monotonic clock) and that is less than
+    `renew_deadline` ago. Strictly less: at the deadline `decide` may already say LOST."""
+    return renewed_at is not None and 0.0 <= now - renewed_at < renew_deadline
 
 
 def claimed(

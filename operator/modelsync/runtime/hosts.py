@@ -3,11 +3,16 @@
 Patterns are `scheme://host[:port]` with `*` wildcards in the host, e.g. `https://*` (the
 default: any https host), `https://*.truefoundry.com`, `http://127.0.0.1:*`. A pattern without
 a port (or with `:*`) matches any port.
+
+Loopback, link-local, private and other restricted addresses are refused at connect time
+unless a pattern names that host or IP without a wildcard (`names_explicitly`): `https://*`
+does not reach 127.0.0.1 or 169.254.169.254, `http://127.0.0.1:*` does.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -77,11 +82,29 @@ class AllowedHosts:
         target = f"{scheme}://{host_text(host)}:{port_text}"
         return f"catalog URL {target} is not allowed (allowed: {allowed}{hint})"
 
+    def names_explicitly(self, host: str) -> bool:
+        """True when a pattern without a wildcard in its host names `host` (a DNS name or an
+        IP address, IPv6 with or without brackets); such a host may resolve to a loopback or
+        private address."""
+        wanted = _normal_host(host)
+        return any(
+            not any(c in p.host for c in "*?[") and _normal_host(p.host) == wanted
+            for p in self.patterns
+        )
+
     def describe(self) -> list[str]:
         return [
             f"{p.scheme}://{host_text(p.host)}" + (f":{p.port}" if p.port else "")
             for p in self.patterns
         ]
+
+
+def _normal_host(host: str) -> str:
+    text = host.strip().lower().strip("[]").rstrip(".")
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
 
 
 def host_text(host: str) -> str:

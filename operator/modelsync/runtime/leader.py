@@ -4,6 +4,11 @@ and stops leading; release the Lease on shutdown so a standby takes over at once
 
 A leader that cannot renew within the renew deadline stops leading even when the API server
 is unreachable: a round (read + write) is cut off at the deadline.
+
+Writes are fenced by the clock, not by the loop: `may_write()` (asked on the API pool's
+threads right before a write is sent) is False once the last successful renewal is as old as
+the renew deadline, even when the event loop is blocked and this loop could not run to notice;
+it then wakes this loop, which stops leading as soon as the event loop runs again.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from modelsync.runtime.election import (
     decide,
     released,
     sight,
+    write_allowed,
 )
 
 __all__ = [
@@ -106,14 +112,39 @@ class LeaderElector:
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self._seen: Sighting | None = None
-        self._renewed_at: float | None = None  # when our last successful write was sent
+        # When our last successful write was sent. Written only on the event loop; read by
+        # `may_write` on other threads (a float or None: one atomic attribute read).
+        self._renewed_at: float | None = None
         self._failure: str | None = None  # the API failure last logged
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()  # ends the wait between rounds early
+        self._wake_requested = False  # a fenced write already asked for a round
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
     def leading(self) -> bool:
         return self._renewed_at is not None
+
+    def may_write(self) -> bool:
+        """The write fence; thread-safe and cheap (one attribute read and a clock read). True
+        only while the last successful renewal is younger than the renew deadline. When it
+        is not and we still count as leading (the loop has not run since), the election loop
+        is woken to stop leading as soon as the event loop runs."""
+        renewed = self._renewed_at  # read before the clock: `now` is never before it
+        if write_allowed(renewed, self._clock(), self.config.timing.renew_deadline):
+            return True
+        if renewed is not None:
+            self._step_down_soon()
+        return False
+
+    def _step_down_soon(self) -> None:
+        loop = self._loop
+        if loop is None or self._wake_requested:
+            return
+        self._wake_requested = True  # a benign race: at worst the loop is woken twice
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: nothing to stop
+            loop.call_soon_threadsafe(self._wake.set)
 
     @property
     def _where(self) -> str:
@@ -121,11 +152,13 @@ class LeaderElector:
 
     def start(self) -> None:
         logger.info("leader election: candidate %s for %s", self.config.identity, self._where)
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="leader election")
 
     async def stop(self) -> None:
         """Stop campaigning; if leading, stop leading and release the Lease."""
         self._stopping.set()
+        self._wake.set()
         if self._task is not None:
             await self._task
             self._task = None
@@ -143,7 +176,8 @@ class LeaderElector:
                 deadline = self._renewed_at + timing.renew_deadline - self._clock()
                 delay = min(delay, max(deadline, 0.0))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+                await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
         if self.leading:
             await self._lose("shutting down", logging.INFO)
             await self._release()
@@ -232,6 +266,7 @@ class LeaderElector:
         self._seen = Sighting(written.spec, written.resource_version, self._clock())
         acquired = self._renewed_at is None
         self._renewed_at = sent
+        self._wake_requested = False
         if acquired:
             logger.info(
                 "leader election: %s is now the leader (%s, leaseTransitions=%d); "

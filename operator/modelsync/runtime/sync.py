@@ -1,8 +1,12 @@
-"""One ModelCatalogSync's work: a sync pass (DESIGN section 3) and drift repair.
+"""One ModelCatalogSync's work: a sync pass and drift repair.
 
 The runner keeps, per sync, what later passes need: the desired ModelRefs of the last plan
 (for drift repair), the resourceVersions its own writes produced (so their watch events are
 not mistaken for drift), the model-versions lookup cache and the catalog client.
+
+A pass reads the catalog holding only a slot of that catalog (SyncGates), then plans and
+writes holding a global slot; the whole pass has a deadline (`--sync-timeout`), and no
+removal (mark or delete) starts after it. Every failure, expected or not, ends as a status.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import logging
 import random
 import ssl
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from modelsync.api.constants import (
@@ -29,7 +35,11 @@ from modelsync.api.timestamps import parse_time
 from modelsync.catalog import (
     CatalogClient,
     CatalogError,
+    ConnectGuard,
+    InvalidToken,
+    ModelListing,
     RetryPolicy,
+    restricted_destinations_guard,
 )
 from modelsync.catalog.models import Model
 from modelsync.kube.apply import ApplyResult, WriteFailure, apply_plan
@@ -37,7 +47,12 @@ from modelsync.kube.client import KubeApi
 from modelsync.kube.errors import KubeApiError, KubeNotFound
 from modelsync.kube.events import post_event
 from modelsync.kube.modelrefs import get_modelref, list_modelrefs
-from modelsync.kube.secrets import SecretKeyMissing, SecretNotFound, read_secret_value
+from modelsync.kube.secrets import (
+    SecretKeyMissing,
+    SecretNotFound,
+    SecretNotOptedIn,
+    read_secret_value,
+)
 from modelsync.kube.syncs import get_sync, patch_sync_status
 from modelsync.plan import (
     CreateRef,
@@ -53,17 +68,18 @@ from modelsync.plan import (
     failure_event_needed,
     foreign_owner,
     models_needing_lookup,
-    plan_sync,
     repair_plan,
     sync_status,
 )
 from modelsync.runtime.catalog_reads import catalog_filters, look_up_deployable_versions
 from modelsync.runtime.config import OperatorConfig
+from modelsync.runtime.gates import SyncGates
 from modelsync.runtime.observers import NullObserver, SyncObserver, SyncReport
+from modelsync.runtime.planning import plan_off_the_loop
 from modelsync.runtime.timing import failure_delay, success_delay
 from modelsync.runtime.worker import DriftEvent, Outcome, trigger_value
 
-__all__ = ["RuntimeContext", "SyncRunner"]
+__all__ = ["RuntimeContext", "SyncRunner", "catalog_outcome", "internal_error_message"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,15 +92,63 @@ _ACTIVITY_FIELDS = {
 _OWN_VERSIONS_KEPT = 4
 
 _CATALOG_OUTCOMES = {
-    "Unauthorized": SyncOutcome.UNAUTHORIZED,
-    "InvalidResponse": SyncOutcome.INVALID_RESPONSE,
     "InvalidRequest": SyncOutcome.INVALID_SPEC,  # the catalog rejected our filters (422)
 }
+_INTERNAL_MESSAGE_CHARS = 300
+
+
+def catalog_outcome(exc: CatalogError) -> SyncOutcome:
+    """The sync outcome of a failed catalog read (its reason, where it names an outcome)."""
+    if exc.reason in _CATALOG_OUTCOMES:
+        return _CATALOG_OUTCOMES[exc.reason]
+    try:
+        outcome = SyncOutcome(exc.reason)
+    except ValueError:
+        return SyncOutcome.CATALOG_UNAVAILABLE
+    catalog_reasons = {
+        SyncOutcome.UNAUTHORIZED,
+        SyncOutcome.INVALID_RESPONSE,
+        SyncOutcome.RESPONSE_TOO_LARGE,
+        SyncOutcome.CATALOG_NOT_ALLOWED,
+        SyncOutcome.CATALOG_UNAVAILABLE,
+    }
+    return outcome if outcome in catalog_reasons else SyncOutcome.CATALOG_UNAVAILABLE
+
+
+def internal_error_message(exc: BaseException, *, secret: str | None = None) -> str:
+    """`ClassName: short text` of an unexpected exception, for a condition message; a known
+    secret value is blanked out."""
+    text = " ".join(str(exc).split())
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    if len(text) > _INTERNAL_MESSAGE_CHARS:
+        text = text[: _INTERNAL_MESSAGE_CHARS - 3] + "..."
+    name = type(exc).__name__
+    summary = f"{name}: {text}" if text else name
+    return f"{summary} (an internal error; the operator log has the traceback)"
+
+
+def _merged(first: ApplyResult, second: ApplyResult) -> ApplyResult:
+    written = {name: list(versions) for name, versions in first.written.items()}
+    for name, versions in second.written.items():
+        written.setdefault(name, []).extend(versions)
+    return ApplyResult(
+        created=first.created + second.created,
+        updated=first.updated + second.updated,
+        deleted=first.deleted + second.deleted,
+        marked_removed=first.marked_removed + second.marked_removed,
+        version_changes=first.version_changes + second.version_changes,
+        failures=[*first.failures, *second.failures],
+        written=written,
+    )
 
 
 @dataclass
 class RuntimeContext:
-    """What every runner shares: the API connection, flags, the write limit, hooks."""
+    """What every runner shares: the API connection, flags, the limits, hooks.
+
+    `sync_gates` defaults to gates sized by the config (one set per operator process).
+    """
 
     api: KubeApi
     config: OperatorConfig
@@ -92,6 +156,20 @@ class RuntimeContext:
     observer: SyncObserver = field(default_factory=NullObserver)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     rng: random.Random = field(default_factory=random.Random)
+    sync_gates: SyncGates | None = None
+
+    @cached_property
+    def gates(self) -> SyncGates:
+        if self.sync_gates is not None:
+            return self.sync_gates
+        config = self.config
+        return SyncGates(config.max_concurrent_syncs, config.max_concurrent_syncs_per_host)
+
+    @cached_property
+    def connect_guard(self) -> ConnectGuard:
+        """Refuses loopback, link-local and private addresses unless --allowed-hosts names
+        the host or IP explicitly; checked by the catalog client on every connection."""
+        return restricted_destinations_guard(self.config.allowed_hosts.names_explicitly)
 
 
 @dataclass(frozen=True)
@@ -156,12 +234,53 @@ class SyncRunner:
     async def sync(self, body: Mapping[str, Any], failures: int) -> Outcome:
         self._ctx.observer.sync_started(self.namespace, self.name)
         started = time.monotonic()
-        outcome, report = await self._sync(body, failures)
+        try:
+            outcome, report = await self._sync(body, failures)
+        except Exception as exc:
+            outcome, report = await self._internal_error(body, failures, exc)
         report = dataclasses.replace(report, duration=time.monotonic() - started)
-        # The one line per finished sync (DESIGN 5); its fields are the JSON log's schema.
+        # The one line per finished sync; its fields are the JSON log's schema.
         logger.info("%s", report.summary(), extra=report.log_fields())
         self._ctx.observer.sync_finished(report)
         return outcome
+
+    async def _internal_error(
+        self, body: Mapping[str, Any], failures: int, exc: Exception
+    ) -> tuple[Outcome, SyncReport]:
+        """A bug or an unforeseen failure: report it as Ready=False InternalError and back
+        off, instead of crashing the loop with an empty status."""
+        token = self._catalog_config.token if self._catalog_config is not None else None
+        trace = "".join(traceback.format_exception(exc))
+        logger.error(
+            "sync %s/%s failed with an internal error: %s",
+            self.namespace,
+            self.name,
+            trace.replace(token, "[redacted]") if token else trace,
+        )
+        result = SyncResult(SyncOutcome.INTERNAL_ERROR, internal_error_message(exc, secret=token))
+        interval = self._interval_of(body)
+        try:
+            return await self._finish(body, result, "failure", interval, failures)
+        except Exception as again:
+            logger.warning(
+                "sync %s/%s: cannot record the internal error: %s",
+                self.namespace,
+                self.name,
+                internal_error_message(again, secret=token),
+            )
+            delay = failure_delay(interval, failures + 1, self._ctx.config.failure_backoff_base)
+            return Outcome("failure", delay), self._report(
+                "failure", SyncOutcome.INTERNAL_ERROR.value, writes=0
+            )
+
+    def _interval_of(self, body: Mapping[str, Any]) -> float:
+        found_spec = body.get("spec")
+        raw_spec: Mapping[str, Any] = found_spec if isinstance(found_spec, Mapping) else {}
+        try:
+            spec, _ = parse_spec(raw_spec)
+        except Exception:
+            return self._ctx.config.default_interval
+        return self._interval(spec, raw_spec)
 
     async def _sync(self, body: Mapping[str, Any], failures: int) -> tuple[Outcome, SyncReport]:
         meta = _meta(body)
@@ -184,6 +303,10 @@ class SyncRunner:
         secrets: dict[str, str | None] = {}
         try:
             catalog = await self._catalog_client(spec, secrets)
+        except SecretNotOptedIn as exc:
+            secrets[exc.name] = exc.resource_version
+            result = SyncResult(SyncOutcome.SECRET_NOT_OPTED_IN, str(exc))
+            return await self._finish(body, result, "stalled", interval, failures, secrets)
         except SecretNotFound as exc:
             if isinstance(exc, SecretKeyMissing):
                 secrets[exc.name] = exc.resource_version
@@ -191,9 +314,17 @@ class SyncRunner:
                 secrets[exc.name] = None
             result = SyncResult(SyncOutcome.SECRET_NOT_FOUND, str(exc))
             return await self._finish(body, result, "stalled", interval, failures, secrets)
+        except InvalidToken as exc:
+            ref = spec.catalog.token_secret_ref
+            message = (
+                f'Secret "{ref.name}" key "{ref.key}" holds a token that cannot be sent as an '
+                f"HTTP header: {exc}; store the token alone, without spaces or line breaks"
+            )
+            result = SyncResult(SyncOutcome.INVALID_TOKEN, message)
+            return await self._finish(body, result, "stalled", interval, failures, secrets)
         except ssl.SSLError:
-            ref = spec.catalog.ca_secret_ref
-            where = f'Secret "{ref.name}" key "{ref.key}"' if ref else "the CA Secret"
+            ca_ref = spec.catalog.ca_secret_ref
+            where = f'Secret "{ca_ref.name}" key "{ca_ref.key}"' if ca_ref else "the CA Secret"
             result = SyncResult(
                 SyncOutcome.SECRET_NOT_FOUND, f"{where} does not hold a valid PEM CA bundle"
             )
@@ -201,42 +332,124 @@ class SyncRunner:
         except KubeApiError as exc:
             return await self._kube_failure(body, exc, interval, failures, secrets)
 
+        config = self._ctx.config
+        deadline = asyncio.get_running_loop().time() + config.sync_timeout
         self._catalog_responses = 0
+        reading = asyncio.timeout_at(deadline)
         try:
-            listing = await catalog.list_models(catalog_filters(spec))
+            async with reading, self._ctx.gates.catalog(spec.catalog.url):
+                listing = await catalog.list_models(catalog_filters(spec))
+                listing_responses = self._catalog_responses
+                resolutions, failed_lookups = await self._resolve_versions(
+                    catalog, spec, listing.models
+                )
         except CatalogError as exc:
-            kind = "stalled" if exc.reason == "InvalidRequest" else "failure"
-            verdict = _CATALOG_OUTCOMES.get(exc.reason, SyncOutcome.CATALOG_UNAVAILABLE)
+            verdict = catalog_outcome(exc)
+            kind = "stalled" if verdict.stalls else "failure"
             result = SyncResult(verdict, str(exc))
             return await self._finish(
                 body, result, kind, interval, failures, secrets, retry_after=exc.retry_after
             )
-        listing_responses = self._catalog_responses
-        resolutions = await self._resolve_versions(catalog, spec, listing.models)
+        except TimeoutError:
+            if not reading.expired():
+                raise
+            return await self._timed_out(body, interval, failures, secrets, "reading the catalog")
 
+        async with self._ctx.gates.planning:
+            return await self._plan_and_apply(
+                body,
+                spec,
+                SyncRef(self.name, self.namespace, uid),
+                listing,
+                listing_responses,
+                resolutions,
+                failed_lookups,
+                deadline=deadline,
+                interval=interval,
+                failures=failures,
+                secrets=secrets,
+            )
+
+    async def _plan_and_apply(
+        self,
+        body: Mapping[str, Any],
+        spec: ModelCatalogSyncSpec,
+        sync_ref: SyncRef,
+        listing: ModelListing,
+        listing_responses: int,
+        resolutions: Mapping[str, VersionResolution],
+        failed_lookups: Mapping[str, str],
+        *,
+        deadline: float,
+        interval: float,
+        failures: int,
+        secrets: dict[str, str | None],
+    ) -> tuple[Outcome, SyncReport]:
+        planning = asyncio.timeout_at(deadline)
         try:
-            existing = await list_modelrefs(self._api, self.namespace, self.name)
+            async with planning:
+                existing = await list_modelrefs(self._api, self.namespace, self.name)
+                plan = await plan_off_the_loop(
+                    listing.models,
+                    spec,
+                    existing,
+                    sync=sync_ref,
+                    now=self._ctx.clock(),
+                    resolutions=resolutions,
+                    listing_complete=listing.complete,
+                    listing_problem=listing.inconsistency,
+                    failed_lookups=failed_lookups,
+                    skipped_model_ids=[s.id for s in listing.skipped if s.id is not None],
+                )
+                plan, known_foreign = await self._skip_known_foreign(plan)
         except KubeApiError as exc:
             return await self._kube_failure(body, exc, interval, failures, secrets)
+        except TimeoutError:
+            if not planning.expired():
+                raise
+            return await self._timed_out(body, interval, failures, secrets, "planning")
 
-        sync_ref = SyncRef(self.name, self.namespace, uid)
-        plan = plan_sync(
-            listing.models,
-            spec,
-            existing,
-            sync=sync_ref,
-            now=self._ctx.clock(),
-            resolutions=resolutions,
-            skipped_model_ids=[s.id for s in listing.skipped if s.id is not None],
-        )
-        plan, known_foreign = await self._skip_known_foreign(plan)
-        applied = await apply_plan(self._api, self.namespace, plan, writes=self._ctx.writes)
+        # What the listing showed is written first; removals (marks, deletes) only when the
+        # pass is still within its deadline.
+        presence = dataclasses.replace(plan, deletes=(), retained=())
+        applied = await apply_plan(self._api, self.namespace, presence, writes=self._ctx.writes)
+        removals = bool(plan.deletes or plan.retained)
+        removals_started = False
+        timed_out = removals and asyncio.get_running_loop().time() >= deadline
+        if removals and not timed_out:
+            absence = SyncPlan(deletes=plan.deletes, retained=plan.retained)
+            removing = asyncio.timeout_at(deadline)
+            try:
+                # Removals waiting for a write slot when the deadline passes never start.
+                async with removing:
+                    removed = await apply_plan(
+                        self._api, self.namespace, absence, writes=self._ctx.writes
+                    )
+                applied = _merged(applied, removed)
+            except TimeoutError:
+                if not removing.expired():
+                    raise
+                timed_out = removals_started = True
         self._remember_writes(applied)
         extra = await self._resolve_write_failures(plan, applied)
         held_by_others = {
             f.name for f in (*known_foreign, *extra) if f.reason == REASON_OWNED_BY_ANOTHER_SYNC
         }
         self.desired = {n: d for n, d in plan.desired.items() if n not in held_by_others}
+        if timed_out:
+            return await self._timed_out(
+                body,
+                interval,
+                failures,
+                secrets,
+                "removing ModelRefs" if removals_started else "writing ModelRefs",
+                wrote=applied,
+                consequence=(
+                    "no removal was started after the deadline"
+                    if removals_started
+                    else "nothing was deleted or marked removed"
+                ),
+            )
         self.retained_refs = plan.retained_total
         catalog_counts = CatalogCounts(
             models_listed=len(listing.models),
@@ -259,8 +472,10 @@ class SyncRunner:
             plan, catalog_counts, ref_counts=counts, extra_failures=failures_all
         )
         writes = self._write_count(applied)
+        # An inconsistent listing is retried with backoff, like a catalog outage.
+        kind = "success" if plan.listing_complete else "failure"
         outcome, report = await self._finish(
-            body, result, "success", interval, 0, secrets, wrote_refs=writes > 0
+            body, result, kind, interval, failures, secrets, wrote_refs=writes > 0
         )
         report = dataclasses.replace(
             report,
@@ -269,6 +484,29 @@ class SyncRunner:
             catalog=catalog_counts.model_dump(by_alias=False),
         )
         return outcome, report
+
+    async def _timed_out(
+        self,
+        body: Mapping[str, Any],
+        interval: float,
+        failures: int,
+        secrets: Mapping[str, str | None],
+        stage: str,
+        *,
+        wrote: ApplyResult | None = None,
+        consequence: str = "nothing was deleted or marked removed",
+    ) -> tuple[Outcome, SyncReport]:
+        timeout = self._ctx.config.sync_timeout
+        message = (
+            f"the sync pass did not finish within {timeout:g}s (--sync-timeout) while {stage}; "
+            f"{consequence}; it is retried with backoff"
+        )
+        result = SyncResult(SyncOutcome.SYNC_TIMED_OUT, message)
+        writes = self._write_count(wrote) if wrote is not None else 0
+        outcome, report = await self._finish(
+            body, result, "failure", interval, failures, secrets, wrote_refs=writes > 0
+        )
+        return outcome, dataclasses.replace(report, writes=report.writes + writes)
 
     def _interval(self, spec: ModelCatalogSyncSpec | None, raw: Mapping[str, Any]) -> float:
         if spec is None:
@@ -318,6 +556,8 @@ class SyncRunner:
             retry=RetryPolicy(attempts=self._ctx.config.catalog_attempts),
             verify=verify,
             on_response=self._on_catalog_response,
+            max_response_bytes=self._ctx.config.max_response_bytes,
+            connect_guard=self._ctx.connect_guard,
         )
         if self._catalog is not None:
             await self._catalog.aclose()
@@ -330,11 +570,12 @@ class SyncRunner:
 
     async def _resolve_versions(
         self, catalog: CatalogClient, spec: ModelCatalogSyncSpec, models: Sequence[Model]
-    ) -> dict[str, VersionResolution]:
+    ) -> tuple[dict[str, VersionResolution], dict[str, str]]:
         """Look up the newest deployable version of models whose latest is not deployable.
 
         Answers are cached by the latest version's id; a lookup that fails leaves the model
-        unresolved (the planner then leaves its ModelRef alone).
+        unresolved and is returned as {model id: message} (the planner then reports it as
+        failed and leaves its ModelRef alone).
         """
         pending = models_needing_lookup(
             models, spec.version_policy, select=spec.select, cache=self._lookups
@@ -344,7 +585,7 @@ class SyncRunner:
             logger.warning("version lookup for model %s failed: %s", model.fqn, exc)
         results = lookups.results
         self._lookups = self._lookups.with_results(pending, results).pruned(models)
-        return self._lookups.resolutions(models)
+        return self._lookups.resolutions(models), lookups.failure_messages()
 
     async def _skip_known_foreign(self, plan: SyncPlan) -> tuple[SyncPlan, list[ModelFailure]]:
         """Creates of names another owner held last time: re-read instead of a failing POST."""

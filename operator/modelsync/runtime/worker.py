@@ -5,6 +5,10 @@ manual-trigger annotation got a new value, the interval elapsed (after a failure
 delay), or a referenced Secret changed (polled, since Secrets are get-only for the operator).
 Status writes by the operator itself change neither generation nor the annotation, so they
 never cause a sync.
+
+The loop holds no operator-wide slot: the runner takes its catalog's slot while it reads the
+catalog and a global one while it plans and writes (runtime.gates), so a sync stuck on a slow
+catalog delays no sync of another catalog.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ __all__ = ["Outcome", "Runner", "SecretProbe", "SyncWorker", "WorkerKey", "trigg
 logger = logging.getLogger(__name__)
 
 WorkerKey = tuple[str, str]  # (namespace, name)
+_CRASH_RETRY = 60.0  # seconds; only when a runner breaks its promise not to raise
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,6 @@ class SyncWorker:
         runner: Runner,
         probe_secret: SecretProbe,
         secret_check_interval: float,
-        slots: asyncio.Semaphore,
     ) -> None:
         self.key = key
         self.uid = str(_meta(body).get("uid", ""))
@@ -107,7 +111,6 @@ class SyncWorker:
         self._runner = runner
         self._probe = probe_secret
         self._secret_check_interval = secret_check_interval
-        self._slots = slots
         self._drift: dict[str, DriftEvent] = {}
         self._wake = asyncio.Event()
         self._wanted = True  # first sight: sync at once
@@ -160,20 +163,19 @@ class SyncWorker:
         namespace, name = self.key
         while True:
             await self._wait()
-            async with self._slots:
-                body = self._body
-                self._wanted = False
-                self._synced_generation = _meta(body).get("generation")
-                self._handled_trigger = trigger_value(body) or self._handled_trigger
-                async with self.lock:
-                    self._drift.clear()  # a full sync restores everything anyway
-                    try:
-                        outcome = await self._runner.sync(body, self._failures)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        logger.exception("sync of %s/%s crashed", namespace, name)
-                        outcome = Outcome("failure", 60.0)
+            body = self._body
+            self._wanted = False
+            self._synced_generation = _meta(body).get("generation")
+            self._handled_trigger = trigger_value(body) or self._handled_trigger
+            async with self.lock:
+                self._drift.clear()  # a full sync restores everything anyway
+                try:
+                    outcome = await self._runner.sync(body, self._failures)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the runner reports its own failures; a last resort
+                    logger.exception("sync of %s/%s crashed", namespace, name)
+                    outcome = Outcome("failure", _CRASH_RETRY)
             self.syncs += 1
             self._schedule(outcome)
 

@@ -15,8 +15,10 @@ Serves, from fixture data (format: `catalog_store`):
 Bearer auth when a token is configured: 401 `{"detail": ...}` without or
 with a wrong token. Bad parameters: 422 in the spec's HTTPValidationError
 shape (see `catalog_params`). Unknown `/api/` paths: 404 `{"detail": "Not Found"}`.
-Faults (`catalog_faults`) and the admin API (`catalog_admin`) drive it at
-runtime; `requests` records every API request.
+Faults (`catalog_faults`: failures, delays, broken bodies, paging lies from
+`catalog_lies`, hostile deliveries from `catalog_delivery`) and the admin API
+(`catalog_admin`) drive it at runtime; `requests` records every API request
+with the labels of the faults it suffered.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -36,7 +38,9 @@ from typing import Any, Self
 from aiohttp import web
 
 from modelsync.sandbox.catalog_admin import add_admin_routes
+from modelsync.sandbox.catalog_delivery import deliver
 from modelsync.sandbox.catalog_faults import BodyFaults, FaultPlan, InjectedFailure
+from modelsync.sandbox.catalog_lies import PageFacts
 from modelsync.sandbox.catalog_params import (
     ListModelsQuery,
     ListVersionsQuery,
@@ -53,6 +57,9 @@ from modelsync.sandbox.catalog_store import (
 
 API_PREFIXES = ("/api/ml/v1", "/api/svc/v1")
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - the public sandbox token, not a secret
+_JSON = "application/json; charset=utf-8"
+_MAX_REQUEST_LINE = 256 * 1024
+_HTML = "text/html; charset=utf-8"
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -86,6 +93,9 @@ class CatalogSandbox:
         self.catalog = CatalogStore(load_fixture_data(fixtures))
         self.faults = FaultPlan()
         self.requests: list[RecordedRequest] = []
+        # The data of the page last served per listing (path and query without
+        # offset), for the `repeat-page` lie.
+        self._previous_data: dict[tuple[str, str], list[JsonObject]] = {}
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -114,7 +124,14 @@ class CatalogSandbox:
         """Bind and serve (port 0 picks a free port; `url` tells which)."""
         if self._runner is not None:
             raise RuntimeError("already started")
-        runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
+        runner = web.AppRunner(
+            self.make_app(),
+            access_log=None,
+            shutdown_timeout=1.0,
+            # aiohttp answers an undocumented 400 to request lines over 8190 bytes;
+            # long generated query strings must reach the spec's 422 instead.
+            max_line_size=_MAX_REQUEST_LINE,
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self.port)
@@ -208,6 +225,7 @@ class CatalogSandbox:
         self.catalog.replace(load_fixture_data(self._fixtures))
         self.faults.clear()
         self.clear_requests()
+        self._previous_data.clear()
 
     def recorded_requests(self) -> list[RecordedRequest]:
         return list(self.requests)
@@ -247,9 +265,7 @@ class CatalogSandbox:
             except web.HTTPException as exc:
                 response = _json_response({"detail": exc.reason}, exc.status)
             if isinstance(response, _Listing):
-                faults = self.faults.take_body_faults(request.path)
-                labels.extend(faults.labels)
-                response = _listing_response(response.page, faults)
+                response = await self._serve_listing(request, response, labels)
         self.requests.append(
             RecordedRequest(
                 method=request.method,
@@ -261,6 +277,34 @@ class CatalogSandbox:
             )
         )
         return response
+
+    async def _serve_listing(
+        self, request: web.Request, listing: _Listing, labels: list[str]
+    ) -> web.StreamResponse:
+        key = (request.path, _query_without_offset(request))
+        facts = PageFacts(
+            listing.listed_items,
+            listing.page_offset,
+            listing.page_limit,
+            self._previous_data.get(key),
+        )
+        page, lies = self.faults.tell_lies(request.path, listing.page, facts)
+        labels.extend(lies)
+        faults = self.faults.take_body_faults(request.path)
+        labels.extend(faults.labels)
+        page = _apply_body_faults(page, faults)
+        self._previous_data[key] = list(page["data"])
+        body, content_type = _listing_body(page, faults)
+        clears = self.faults.clears
+        delivery = self.faults.take_delivery(request.path)
+        if delivery is None:
+            return web.Response(body=body, headers={"Content-Type": content_type})
+        labels.append(delivery.label)
+
+        def cleared() -> bool:
+            return self.faults.clears != clears
+
+        return await deliver(request, delivery, body, content_type, cleared)
 
     def _authorized(self, request: web.Request) -> bool:
         if self.token is None:
@@ -276,7 +320,7 @@ class CatalogSandbox:
         except QueryError as exc:
             return _json_response(exc.body, 422)
         models = self.catalog.list_models(query.to_filter())
-        return _Listing(paginate(models, query.offset, query.limit))
+        return _Listing(models, query.offset, query.limit)
 
     async def _list_versions(self, request: web.Request) -> web.Response:
         try:
@@ -284,32 +328,43 @@ class CatalogSandbox:
         except QueryError as exc:
             return _json_response(exc.body, 422)
         versions = self.catalog.list_versions(query.to_filter())
-        return _Listing(paginate(versions, query.offset, query.limit))
+        return _Listing(versions, query.offset, query.limit)
 
 
 class _Listing(web.Response):
-    """A 200 listing whose body the middleware may still alter with body faults."""
+    """A 200 listing whose body the middleware builds, with any body faults."""
 
-    def __init__(self, page: JsonObject) -> None:
+    def __init__(self, items: Sequence[JsonObject], offset: int, limit: int | None) -> None:
         super().__init__()
-        self.page = page
+        self.listed_items = items
+        self.page_offset = offset
+        self.page_limit = limit
+        self.page = paginate(items, offset, limit)
 
 
-def _listing_response(page: JsonObject, faults: BodyFaults) -> web.Response:
+def _apply_body_faults(page: JsonObject, faults: BodyFaults) -> JsonObject:
     if faults.empty_page:
         page = {**page, "data": []}
     if faults.total_delta:
         total = max(0, page["pagination"]["total"] + faults.total_delta)
         page = {**page, "pagination": {**page["pagination"], "total": total}}
+    return page
+
+
+def _listing_body(page: JsonObject, faults: BodyFaults) -> tuple[bytes, str]:
+    """The body bytes and content type of a listing, broken as `faults.bad_body` says."""
     if faults.bad_body == "not-json":
-        html = "<html><body><h1>502 Bad Gateway</h1></body></html>"
-        return web.Response(text=html, content_type="text/html")
+        return b"<html><body><h1>502 Bad Gateway</h1></body></html>", _HTML
     if faults.bad_body == "wrong-shape":
         page = {"items": page["data"], "count": page["pagination"]["total"]}
     text = json.dumps(page)
     if faults.bad_body == "truncated":
         text = text[: len(text) // 2]
-    return web.Response(text=text, content_type="application/json")
+    return text.encode(), _JSON
+
+
+def _query_without_offset(request: web.Request) -> str:
+    return "&".join(f"{k}={v}" for k, v in sorted(_last_values(request).items()) if k != "offset")
 
 
 def _failure_response(failure: InjectedFailure) -> web.Response:

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stopping.set)
         print(f"Kubernetes API sandbox serving at {sandbox.url}", flush=True)
         print(f"export KUBECONFIG={sandbox.kubeconfig_path.resolve()}", flush=True)
+        print(f"inject API faults: POST {sandbox.url}/_sandbox/faults", flush=True)
         try:
             await stopping.wait()
         finally:

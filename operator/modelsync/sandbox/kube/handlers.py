@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,6 +12,7 @@ from multidict import CIMultiDict
 
 from modelsync.sandbox.kube import causes, errors, kinds, negotiation
 from modelsync.sandbox.kube.errors import JsonObject
+from modelsync.sandbox.kube.faults import DELAY, DROP, GONE, STATUS, FaultInjector, status_error
 from modelsync.sandbox.kube.listing import build_matcher, parse_list_query, run_list
 from modelsync.sandbox.kube.negotiation import PARTIAL, TABLE, TABLE_CONTENT_TYPE
 from modelsync.sandbox.kube.operations import (
@@ -28,7 +30,14 @@ from modelsync.sandbox.kube.resources import ResourceType
 from modelsync.sandbox.kube.routing import Target
 from modelsync.sandbox.kube.store import Store
 from modelsync.sandbox.kube.table import render_builtin_table, render_table
-from modelsync.sandbox.kube.watch import WatchRequest, parse_timeout, serve_watch
+from modelsync.sandbox.kube.watch import (
+    FAULT_KEY,
+    WatchRequest,
+    drop_connection,
+    parse_timeout,
+    serve_expired_watch,
+    serve_watch,
+)
 
 _BODY_TYPES = ("application/json", "application/yaml", PROTOBUF)
 _PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
@@ -73,11 +82,45 @@ def verb_of(method: str, target: Target, query: Mapping[str, str]) -> str:
     raise errors.method_not_allowed()
 
 
+def watched_name(target: Target, query: Mapping[str, str]) -> str:
+    """The one object a list or watch asks for (by path or `metadata.name=` selector), or ""."""
+    if target.name:
+        return target.name
+    for term in query.get("fieldSelector", "").split(","):
+        key, sep, value = term.partition("=")
+        if sep and key.strip() == "metadata.name":
+            return value.lstrip("=").strip()
+    return ""
+
+
+async def _request_name(request: web.Request, verb: str, target: Target) -> str:
+    """The name of the object a request is about, for fault matching ("" when unknown)."""
+    if verb in ("list", "watch"):
+        return watched_name(target, request.query)
+    if verb == "create":
+        try:
+            body = json.loads(await request.read())
+        except ValueError:  # protobuf or junk: the handler reports it
+            return ""
+        meta = body.get("metadata") if isinstance(body, dict) else None
+        name = meta.get("name") if isinstance(meta, dict) else None
+        return name if isinstance(name, str) else ""
+    return target.name
+
+
 class ResourceHandlers:
-    def __init__(self, store: Store, ops: Operations, *, bookmark_interval: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ops: Operations,
+        *,
+        bookmark_interval: float,
+        faults: FaultInjector | None = None,
+    ) -> None:
         self.store = store
         self.ops = ops
         self.bookmark_interval = bookmark_interval
+        self.faults = faults or FaultInjector()
 
     async def handle(self, request: web.Request, target: Target) -> web.StreamResponse:
         query = request.query
@@ -96,6 +139,11 @@ class ResourceHandlers:
         field_validation = query.get("fieldValidation", "")
         if field_validation not in FIELD_VALIDATION:
             raise errors.bad_request(f"fieldValidation parameter unsupported: {field_validation!r}")
+
+        if self.faults.any_armed():
+            faulted = await self._fault(request, verb, target)
+            if faulted is not None:
+                return faulted
 
         if verb == "get":
             fmt = negotiation.response_format(request.headers.get("Accept", ""))
@@ -148,6 +196,29 @@ class ResourceHandlers:
             result = self.ops.delete(rt, namespace, target.name, options, dry_run=dry_run)
             return self._deleted(rt, result, options)
         return await self._delete_collection(request, target, dry_run)
+
+    async def _fault(
+        self, request: web.Request, verb: str, target: Target
+    ) -> web.StreamResponse | None:
+        """Apply the armed fault that matches this request, if any: a response to send
+        instead of serving it, or None to serve it (after a delay fault's wait)."""
+        name = await _request_name(request, verb, target)
+        hit = self.faults.take(verb, target.label, target.namespace or "", name)
+        if hit is None:
+            return None
+        fault = hit.fault
+        request[FAULT_KEY] = fault.kind
+        if fault.kind == STATUS:
+            raise status_error(fault)
+        if fault.kind == DROP:
+            return drop_connection(request)
+        if fault.kind == GONE:
+            return await serve_expired_watch(
+                request, self.store, request.query.get("resourceVersion", "")
+            )
+        if fault.kind == DELAY:
+            await asyncio.sleep(fault.seconds)
+        return None
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -281,7 +352,14 @@ class ResourceHandlers:
                     )
                 ],
             )
-        return await serve_watch(request, self.store, wr, bookmark_interval=self.bookmark_interval)
+        return await serve_watch(
+            request,
+            self.store,
+            wr,
+            bookmark_interval=self.bookmark_interval,
+            faults=self.faults,
+            fault_target=(target.label, target.namespace or "", watched_name(target, query)),
+        )
 
     # -- writes --------------------------------------------------------------------------
 

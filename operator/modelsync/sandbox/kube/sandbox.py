@@ -16,6 +16,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from modelsync.sandbox.kube.cluster import Cluster
+from modelsync.sandbox.kube.faults import FaultInjector
 from modelsync.sandbox.kube.kubeconfig import write_kubeconfig
 from modelsync.sandbox.kube.persistence import read_state, write_state
 from modelsync.sandbox.kube.server import ADDRESS_KEY, build_app
@@ -33,7 +34,8 @@ class KubeSandbox:
     `watch_history` bounds the events kept per resource for watch resumption (older
     resourceVersions get 410 Gone); `bookmark_interval` is how often watches that allow
     bookmarks get one; `persist_interval` is how often a changed state is written to
-    `state_file` (it is also written on stop).
+    `state_file` (it is also written on stop). `faults` arms injected faults (429, 5xx,
+    expired watches, delays, dropped connections) at runtime; `stats` counts requests.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class KubeSandbox:
         self.tls = tls
         self.ca_pem: bytes | None = None
         self.stats = SandboxStats()
+        self.faults = FaultInjector()
         self.url = ""
         self.cluster = Cluster(history_size=watch_history)
         self._runner: web.AppRunner | None = None
@@ -84,6 +87,7 @@ class KubeSandbox:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.faults.loop = self._loop
         if self.state_file is not None:
             state = read_state(self.state_file)
             if state is not None:
@@ -95,6 +99,7 @@ class KubeSandbox:
             token=self.token,
             stats=self.stats,
             bookmark_interval=self.bookmark_interval,
+            faults=self.faults,
         )
         ssl_context = None
         if self.tls:

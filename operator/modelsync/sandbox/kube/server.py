@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from modelsync.sandbox.kube import discovery, errors, negotiation
+from modelsync.sandbox.kube.admin import PREFIX as ADMIN_PREFIX
+from modelsync.sandbox.kube.admin import handle_admin
 from modelsync.sandbox.kube.cluster import Cluster
 from modelsync.sandbox.kube.errors import ApiError, JsonObject
+from modelsync.sandbox.kube.faults import DROP, FaultInjector
 from modelsync.sandbox.kube.handlers import VERB_KEY, ResourceHandlers, json_response
 from modelsync.sandbox.kube.routing import resolve, split_api_path
 from modelsync.sandbox.kube.stats import RequestRecord, SandboxStats
+from modelsync.sandbox.kube.watch import FAULT_KEY
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +45,16 @@ def build_app(
     token: str | None,
     stats: SandboxStats,
     bookmark_interval: float,
+    faults: FaultInjector | None = None,
 ) -> web.Application:
-    handlers = ResourceHandlers(cluster.store, cluster.ops, bookmark_interval=bookmark_interval)
+    faults = faults or FaultInjector()
+    handlers = ResourceHandlers(
+        cluster.store, cluster.ops, bookmark_interval=bookmark_interval, faults=faults
+    )
 
     @web.middleware
     async def status_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.monotonic()
         try:
             response = await handler(request)
         except ApiError as exc:
@@ -64,7 +74,10 @@ def build_app(
                 ).to_status(),
                 500,
             )
+        if request.path.startswith(ADMIN_PREFIX):
+            return response  # the sandbox's own endpoints are not API traffic
         verb, resource, namespace = request.get(VERB_KEY, ("", "", ""))
+        fault = request.get(FAULT_KEY, "")
         stats.record(
             RequestRecord(
                 method=request.method,
@@ -73,7 +86,9 @@ def build_app(
                 verb=verb,
                 resource=resource,
                 namespace=namespace,
-                status=response.status,
+                status=0 if fault == DROP else response.status,
+                fault=fault,
+                started=started,
             )
         )
         return response
@@ -94,6 +109,8 @@ def build_app(
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
+        if path.startswith(ADMIN_PREFIX):
+            return await handle_admin(request, path, faults, stats)
         api = split_api_path(path)
         if api is not None:
             group, version, rest = api

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from modelsync.sandbox.kube import errors
 from modelsync.sandbox.kube.errors import JsonObject
+from modelsync.sandbox.kube.faults import DROP, FaultInjector, Hit, expired_status
 from modelsync.sandbox.kube.listing import Matcher
 from modelsync.sandbox.kube.resources import ResourceType
 from modelsync.sandbox.kube.store import ADDED, DELETED, MODIFIED, Event, Store
@@ -25,6 +26,11 @@ from modelsync.sandbox.kube.store import ADDED, DELETED, MODIFIED, Event, Store
 DEFAULT_TIMEOUT = 1800.0
 _LIVENESS_CHECK = 5.0  # how often an idle stream checks its client is still there
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+# The kind of fault that hit a request ("status", "gone", "delay", "drop"), for the request log.
+FAULT_KEY = web.RequestKey("fault", str)
+# Queued into an open watch by a fault: end it with an ERROR event (obj), or drop it.
+_FAULT_ERROR = "fault:ERROR"
+_FAULT_DROP = "fault:DROP"
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,36 @@ class _Filter:
         return None
 
 
-async def serve_watch(
-    request: web.Request, store: Store, wr: WatchRequest, *, bookmark_interval: float
+def drop_connection(request: web.Request) -> web.Response:
+    """Close the client's connection at once, with nothing sent; aiohttp then finds the
+    transport closed and gives up on the returned response quietly."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=500)
+
+
+async def serve_expired_watch(
+    request: web.Request, store: Store, resource_version: str
 ) -> web.StreamResponse:
+    """A watch that starts with an ERROR event carrying a 410 Expired Status, then ends:
+    what kube-apiserver answers for a resourceVersion it no longer has."""
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    await response.write(_line("ERROR", expired_status(resource_version, store.resource_version)))
+    return response
+
+
+async def serve_watch(
+    request: web.Request,
+    store: Store,
+    wr: WatchRequest,
+    *,
+    bookmark_interval: float,
+    faults: FaultInjector | None = None,
+    fault_target: tuple[str, str, str] = ("", "", ""),
+) -> web.StreamResponse:
+    """`fault_target` is (resource label, namespace, name) for matching faults that hit
+    watches already open."""
     skey = wr.rt.storage_key
     initial: list[Event] = []
     expired_message = ""
@@ -101,6 +134,18 @@ async def serve_watch(
         else:
             initial = replay
     watcher = store.watch(skey)  # same synchronous step as the snapshot: nothing slips by
+    fault_token: int | None = None
+    if faults is not None:
+
+        def interrupt(hit: Hit) -> None:
+            request[FAULT_KEY] = hit.fault.kind
+            if hit.fault.kind == DROP:
+                watcher.push(Event(_FAULT_DROP, 0, {}, None))
+            else:
+                status = expired_status(str(store.resource_version), store.resource_version)
+                watcher.push(Event(_FAULT_ERROR, 0, status, None))
+
+        fault_token = faults.open_watch(*fault_target, interrupt)
     response = web.StreamResponse(status=200, headers={"Content-Type": wr.content_type})
     try:
         await response.prepare(request)
@@ -122,6 +167,8 @@ async def serve_watch(
         pass
     finally:
         store.unwatch(skey, watcher)
+        if faults is not None and fault_token is not None:
+            faults.close_watch(fault_token)
     return response
 
 
@@ -167,7 +214,12 @@ async def _pump(
             events.append(queue.get_nowait())
         batch = bytearray()
         for event in events:
-            if event is None:
+            if event is not None and event.type == _FAULT_DROP:
+                drop_connection(request)
+                return
+            if event is None or event.type == _FAULT_ERROR:
+                if event is not None:
+                    batch += _line("ERROR", event.obj)
                 if batch:
                     await response.write(bytes(batch))
                 return
