@@ -4,8 +4,12 @@ to another. Each ends as a condition and one Warning event, and nothing is lost.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from e2e_harness import CATALOG_TOKEN, SECRET_NAME, Scenario, condition
+
+from modelsync.sandbox.catalog_server import CatalogSandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -95,3 +99,26 @@ def test_a_lying_listing_deletes_nothing_and_the_sync_recovers(scenario: Scenari
     scenario.catalog.faults.clear()
     scenario.wait_condition("lied-to", "True", "Synced", timeout=20)
     assert {n: r["metadata"]["resourceVersion"] for n, r in scenario.modelrefs().items()} == before
+
+
+def test_syncs_stuck_on_a_dripping_catalog_do_not_delay_a_healthy_reconcile(
+    scenario: Scenario,
+) -> None:
+    """More syncs against a catalog that drips one byte a second than the operator has sync
+    slots (--max-concurrent-syncs 4): a reconcile of a sync against a healthy catalog is
+    still handled at once, because waiting on a catalog holds no global slot."""
+    scenario.create_sync("healthy", select=CHURN)
+    scenario.wait_condition("healthy", "True", "Synced")
+    with CatalogSandbox.running_in_thread(token=CATALOG_TOKEN) as dripping:
+        dripping.faults.drip(1.0)
+        stuck = [f"stuck-{i}" for i in range(5)]
+        for name in stuck:
+            scenario.create_sync(name, catalog={"url": dripping.url, "timeoutSeconds": 120})
+        time.sleep(1.5)  # the operator has picked them up; their listings drip
+        started = time.monotonic()
+        scenario.wait_handled("healthy", scenario.trigger("healthy"), timeout=15)
+        waited = time.monotonic() - started
+        assert waited < 5, f"the reconcile waited {waited:.1f}s"
+        assert all(not (scenario.sync(name).get("status") or {}) for name in stuck)
+    for name in stuck:  # the dripping catalog is gone: stop them now
+        scenario.e2e.ok("delete", "mcs", name, "-n", scenario.namespace, "--wait=false")

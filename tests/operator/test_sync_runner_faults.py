@@ -230,6 +230,39 @@ async def test_a_pass_past_its_deadline_times_out_and_deletes_nothing(world: Wor
     await slow.close()
 
 
+async def test_no_removal_starts_once_the_deadline_passed_during_writes(world: World) -> None:
+    body = world.create_sync(select=CHURN, deletionPolicy="Delete")
+    runner = world.runner()
+    await runner.sync(body, 0)
+    baseline = next(m for m in world.catalog.catalog.models() if m["name"] == "baseline")
+    world.catalog.catalog.remove_model(baseline["id"])  # a delete is planned
+    world.ok(  # and a repair of a hand edit: a write before the delete
+        "patch", "modelref", "churn.churn-survival", "-n", world.ns, "--type=merge",
+        "-p", '{"spec": {"version": {"version": 99}}}',
+    )  # fmt: skip
+    fault = world.sandbox.faults.delay(
+        2.0, verbs=["patch"], resources=["modelrefs"], namespace=world.ns
+    )
+    deletes_before = sum(1 for r in world.sandbox.stats.log if r.verb == "delete")
+    try:
+        slow = world.runner(sync_timeout=1.0)
+        outcome = await slow.sync(world.sync(), 0)
+    finally:
+        world.sandbox.faults.remove(fault)
+    assert outcome.kind == "failure"
+    found = ready(world)
+    assert (found["status"], found["reason"]) == ("False", "SyncTimedOut")
+    assert "nothing was deleted or marked removed" in found["message"]
+    assert "churn.baseline" in world.refs()
+    assert sum(1 for r in world.sandbox.stats.log if r.verb == "delete") == deletes_before
+    assert world.refs()["churn.churn-survival"]["spec"]["version"]["version"] != 99
+
+    assert (await slow.sync(world.sync(), 1)).kind == "success"  # in time again
+    assert "churn.baseline" not in world.refs()
+    await runner.close()
+    await slow.close()
+
+
 async def test_a_dripping_catalog_does_not_hold_back_a_healthy_one(world: World) -> None:
     """--max-concurrent-syncs 1 and two sync loops stuck on a dripping catalog: the loop of a
     sync against a healthy catalog still finishes its pass at once."""
@@ -361,7 +394,8 @@ async def test_failed_version_lookups_make_the_sync_not_ready(
     predictor = "model:acme/churn/churn-predictor"  # latest v6 is not deployable: a lookup
     body = world.create_sync(filters={"fqn": predictor})
     runner = world.runner(catalog_attempts=1)
-    await runner.sync(body, 0)
+    outcome = await runner.sync(body, 0)
+    assert outcome.kind == "failure"  # a catalog hiccup: retried with backoff
     status = world.sync()["status"]
     found = ready(world)
     assert (found["status"], found["reason"]) == ("False", "ModelsFailed")

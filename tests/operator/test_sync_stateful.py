@@ -56,27 +56,23 @@ LOOPBACK = AllowedHosts.parse(["http://127.0.0.1:*"], allow_insecure_http=True)
 Fault = Callable[[CatalogSandbox], None]
 
 
-def _arm_500(catalog: CatalogSandbox) -> None:
-    catalog.faults.fail_next(1, 503, path_prefix="/api/ml/v1/models")
+MODELS_PATH = "/api/ml/v1/models"
 
-
-def _arm_empty_page(catalog: CatalogSandbox) -> None:
-    catalog.faults.empty_page_next(1, path_prefix="/api/ml/v1/models")
-
-
-def _arm_understated_total(catalog: CatalogSandbox) -> None:
-    catalog.faults.misreport_total(-PAGE_SIZE - 1, 50, path_prefix="/api/ml/v1/models")
-
-
-def _arm_overstated_total(catalog: CatalogSandbox) -> None:
-    catalog.faults.misreport_total(+3, 50, path_prefix="/api/ml/v1/models")
-
-
+# Each lie lasts until the end of the pass it is armed for (the machine clears faults after
+# every pass); `path_prefix` keeps the model-versions look-ups honest.
 FAULTS: dict[str, Fault] = {
-    "503": _arm_500,
-    "empty-page": _arm_empty_page,
-    "understated-total": _arm_understated_total,
-    "overstated-total": _arm_overstated_total,
+    "503": lambda c: c.faults.fail_next(1, 503, path_prefix=MODELS_PATH),
+    "empty-page": lambda c: c.faults.empty_page_before_total(path_prefix=MODELS_PATH),
+    "understated-total": lambda c: c.faults.understate_total(
+        PAGE_SIZE + 1, path_prefix=MODELS_PATH
+    ),
+    "overstated-total": lambda c: c.faults.overstate_total(3, path_prefix=MODELS_PATH),
+    "ignores-offset": lambda c: c.faults.ignore_offset(path_prefix=MODELS_PATH),
+    "repeats-a-page": lambda c: c.faults.repeat_page(path_prefix=MODELS_PATH),
+    "duplicate-ids": lambda c: c.faults.duplicate_ids(across_pages=True, path_prefix=MODELS_PATH),
+    "total-moves-once": lambda c: c.faults.moving_total(2, 1, path_prefix=MODELS_PATH),
+    "total-keeps-moving": lambda c: c.faults.moving_total(-1, path_prefix=MODELS_PATH),
+    "oversized-body": lambda c: c.faults.oversized_body(2 * 1024 * 1024, path_prefix=MODELS_PATH),
 }
 
 
@@ -162,7 +158,9 @@ class SyncPasses(RuleBasedStateMachine):
         for obj in objects:
             done = kubectl(self.sandbox.kubeconfig_path, "apply", "-f", "-", input=json.dumps(obj))
             assert done.returncode == 0, done.stderr
-        config = OperatorConfig(allowed_hosts=LOOPBACK, catalog_attempts=1)
+        config = OperatorConfig(
+            allowed_hosts=LOOPBACK, catalog_attempts=1, max_response_bytes=1024 * 1024
+        )
         ctx = RuntimeContext(api=self.api, config=config, writes=asyncio.Semaphore(4))
         self.runner = SyncRunner(self.ns, "s", ctx)
         self._checked_pass()

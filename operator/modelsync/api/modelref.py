@@ -1,4 +1,4 @@
-"""ModelRef spec and status (DESIGN section 2): catalog facts in spec, verdicts in status."""
+"""ModelRef spec and status: catalog facts in spec, verdicts in status (docs/reference.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ModelRef naming rule (DESIGN section 2): a stable, valid object name per model.
+"""The ModelRef naming rule (docs/design.md, Naming): a stable, valid object name per model.
 
 Why two different models of one catalog never share a name:
 

@@ -1,4 +1,4 @@
-"""ModelCatalogSync spec and status (DESIGN section 2)."""
+"""ModelCatalogSync spec and status (fields: docs/reference.md)."""
 
 from __future__ import annotations
 

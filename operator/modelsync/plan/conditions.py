@@ -188,8 +188,8 @@ def sync_status(
 ) -> ModelCatalogSyncStatus:
     """The ModelCatalogSync status after one sync attempt (write it with `to_k8s_patch()`).
 
-    Ready/Reconciling/Stalled follow DESIGN section 4; lastTransitionTime changes only when
-    a condition's status changes. Counts, catalog numbers and failures of the last
+    Ready/Reconciling/Stalled follow docs/design.md, Conditions; lastTransitionTime changes
+    only when a condition's status changes. Counts, catalog numbers and failures of the last
     successful sync are kept through failed attempts.
     """
     previous = _parse_old(old)

@@ -93,7 +93,7 @@ def select_desired(
     existing: Mapping[str, ExistingRef],
     failed_lookups: Mapping[str, str],
 ) -> Selection:
-    """Version choice, then select, then one DesiredRef per model (DESIGN section 3).
+    """Version choice, then select, then one DesiredRef per model (docs/design.md, A sync pass).
 
     A model whose version lookup failed (`failed_lookups`, or needed and not in
     `resolutions`) is a failure, counted as selected, and its ModelRef is protected: neither

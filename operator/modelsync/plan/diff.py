@@ -239,7 +239,7 @@ def plan_sync(
     failed_lookups: Mapping[str, str] = _NO_FAILED_LOOKUPS,
     skipped_model_ids: Collection[str] = (),
 ) -> SyncPlan:
-    """Plan one sync (DESIGN section 3, steps 3-5).
+    """Plan one sync (docs/design.md, A sync pass, steps 3-4).
 
     `models`: the listing (deduplicated by id here too); `existing`: the raw ModelRefs
     listed by the sync's label; `listing_complete`: whether the listing is known to hold

@@ -1,4 +1,4 @@
-"""The `select` fields of a ModelCatalogSync, applied after listing (DESIGN section 2)."""
+"""The `select` fields of a ModelCatalogSync, applied after listing (spec.select)."""
 
 from __future__ import annotations
 

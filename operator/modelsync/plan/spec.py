@@ -1,4 +1,4 @@
-"""Catalog model + chosen version -> the ModelRef `spec` (DESIGN section 2 field list).
+"""Catalog model + chosen version -> the ModelRef `spec` (the ModelRef fields in docs/reference.md).
 
 The spec is built as a plain dict in exactly the shape `api.ModelRefSpec(...).to_k8s()`
 gives (camelCase, empty optional fields left out; tests hold the two equal), because going

@@ -1,4 +1,4 @@
-"""Which catalog version each model's ModelRef points at (DESIGN section 3, step 3)."""
+"""Which catalog version each model's ModelRef points at (docs/design.md, A sync pass, step 3)."""
 
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from modelsync.api.constants import (
     CONDITION_READY,
     CONDITION_STALLED,
     REASON_OWNED_BY_ANOTHER_SYNC,
+    REASON_VERSION_LOOKUP_FAILED,
 )
 from modelsync.api.sync import CatalogCounts, ModelCatalogSyncSpec, ModelRefCounts, parse_spec
 from modelsync.api.timestamps import parse_time
@@ -95,6 +96,8 @@ _CATALOG_OUTCOMES = {
     "InvalidRequest": SyncOutcome.INVALID_SPEC,  # the catalog rejected our filters (422)
 }
 _INTERNAL_MESSAGE_CHARS = 300
+# Per-model failures that may clear by themselves (API server or catalog hiccups).
+_TRANSIENT_FAILURES = frozenset({"WriteFailed", "Conflict", REASON_VERSION_LOOKUP_FAILED})
 
 
 def catalog_outcome(exc: CatalogError) -> SyncOutcome:
@@ -472,8 +475,10 @@ class SyncRunner:
             plan, catalog_counts, ref_counts=counts, extra_failures=failures_all
         )
         writes = self._write_count(applied)
-        # An inconsistent listing is retried with backoff, like a catalog outage.
-        kind = "success" if plan.listing_complete else "failure"
+        # An inconsistent listing, a refused write or a failed look-up is retried with
+        # backoff, like a catalog outage; a model held by another sync waits for the interval.
+        transient = any(f.reason in _TRANSIENT_FAILURES for f in result.failures)
+        kind = "success" if plan.listing_complete and not transient else "failure"
         outcome, report = await self._finish(
             body, result, kind, interval, failures, secrets, wrote_refs=writes > 0
         )

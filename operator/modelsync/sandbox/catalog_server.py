@@ -28,6 +28,7 @@ import hmac
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ API_PREFIXES = ("/api/ml/v1", "/api/svc/v1")
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - the public sandbox token, not a secret
 _JSON = "application/json; charset=utf-8"
 _MAX_REQUEST_LINE = 256 * 1024
+_REMEMBERED_LISTINGS = 64
 _HTML = "text/html; charset=utf-8"
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -94,8 +96,8 @@ class CatalogSandbox:
         self.faults = FaultPlan()
         self.requests: list[RecordedRequest] = []
         # The data of the page last served per listing (path and query without
-        # offset), for the `repeat-page` lie.
-        self._previous_data: dict[tuple[str, str], list[JsonObject]] = {}
+        # offset), for the `repeat-page` lie; the most recent listings only.
+        self._previous_data: OrderedDict[tuple[str, str], list[JsonObject]] = OrderedDict()
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -294,6 +296,9 @@ class CatalogSandbox:
         labels.extend(faults.labels)
         page = _apply_body_faults(page, faults)
         self._previous_data[key] = list(page["data"])
+        self._previous_data.move_to_end(key)
+        if len(self._previous_data) > _REMEMBERED_LISTINGS:
+            self._previous_data.popitem(last=False)
         body, content_type = _listing_body(page, faults)
         clears = self.faults.clears
         delivery = self.faults.take_delivery(request.path)
