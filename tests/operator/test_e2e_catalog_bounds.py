@@ -39,7 +39,7 @@ HOSTILE_BODIES: dict[str, Callable[[CatalogSandbox], None]] = {
 
 @pytest.mark.parametrize("hostile", list(HOSTILE_BODIES))
 def test_a_huge_or_compressed_body_is_refused_within_the_memory_budget(
-    scenario: Scenario, hostile: str
+    scenario: Scenario, hostile: str, record_property: Callable[[str, object], None]
 ) -> None:
     operator = scenario.e2e.operator
     assert operator.proc is not None
@@ -54,6 +54,7 @@ def test_a_huge_or_compressed_body_is_refused_within_the_memory_budget(
     after = {n: o["metadata"]["resourceVersion"] for n, o in scenario.modelrefs().items()}
     assert after == before  # nothing deleted, marked or rewritten
     peak = peak_rss_mib(operator.proc.pid)
+    record_property("operator_peak_rss_mib", round(peak, 1))
     assert peak < PEAK_RSS_LIMIT_MIB, f"operator peak RSS {peak:.0f} MiB after the {hostile}"
 
     scenario.catalog.faults.clear()

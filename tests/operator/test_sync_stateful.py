@@ -18,7 +18,7 @@ import asyncio
 import copy
 import json
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 from e2e_harness import condition
@@ -109,11 +109,12 @@ def _removed(ref: dict[str, Any]) -> bool:
 class SyncPasses(RuleBasedStateMachine):
     removed_models = Bundle("removed_models")
 
-    def __init__(self, sandbox: KubeSandbox, api: KubeApi, loop: asyncio.AbstractEventLoop) -> None:
+    # Set by the test on a subclass: hypothesis builds the machine without arguments.
+    world: ClassVar[tuple[KubeSandbox, KubeApi, asyncio.AbstractEventLoop]]
+
+    def __init__(self) -> None:
         super().__init__()
-        self.sandbox = sandbox
-        self.api = api
-        self.loop = loop
+        self.sandbox, self.api, self.loop = self.world
         self.catalog = CatalogSandbox(token=TOKEN)
         self.catalog.start_in_thread()
         self.ns = unique_name("stateful")
@@ -290,8 +291,12 @@ def test_sync_passes_keep_their_invariants(
     crd_sandbox: KubeSandbox, loop_and_api: tuple[asyncio.AbstractEventLoop, KubeApi]
 ) -> None:
     loop, api = loop_and_api
+
+    class OnTheSandbox(SyncPasses):
+        world = (crd_sandbox, api, loop)
+
     run_state_machine_as_test(
-        lambda: SyncPasses(crd_sandbox, api, loop),
+        OnTheSandbox,
         settings=settings(
             max_examples=12,
             stateful_step_count=10,
