@@ -1,26 +1,40 @@
 # One entry point for people and CI. Every target (re)creates the virtualenv
-# when pyproject.toml changes, so a fresh clone needs only python3 >= 3.11.
+# when a pyproject.toml changes, so a fresh clone needs only python3 >= 3.11.
+# Two distributions: the operator (.) and its test world, modelsync-sandbox (./sandbox),
+# installed together in one pip call so the sandbox's `modelsync` requirement is the
+# checkout's. `make test` adds the test toolchain; `make demo` installs none of it.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+PYPROJECTS := pyproject.toml sandbox/pyproject.toml
 PYTEST_ARGS ?= -n 2
 
 .PHONY: test lint typecheck importcheck unit demo sandbox-catalog bench clean
 
-$(STAMP): pyproject.toml
+define make_venv
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python >= 3.11 required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+endef
+
+$(STAMP): $(PYPROJECTS)
+	$(make_venv)
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e ./sandbox
 	touch $(STAMP)
 
+$(DEMO_STAMP): $(PYPROJECTS)
+	$(make_venv)
+	$(BIN)/python -m pip install --quiet -e . -e ./sandbox
+	touch $(DEMO_STAMP)
+
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests bench scripts
-	$(BIN)/ruff format --check operator tests bench scripts
+	$(BIN)/ruff check operator sandbox tests bench scripts
+	$(BIN)/ruff format --check operator sandbox tests bench scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict operator/modelsync scripts bench
+	$(BIN)/mypy --strict operator/modelsync sandbox/modelsync_sandbox scripts bench
 
 importcheck: $(STAMP)
 	$(BIN)/lint-imports
@@ -30,7 +44,7 @@ unit: $(STAMP)
 
 test: lint typecheck importcheck unit
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/modelsync demo
 
 bench: $(STAMP)

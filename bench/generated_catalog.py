@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from modelsync.sandbox.catalog_store import load_fixture_data
+from modelsync_sandbox.catalog_store import load_fixture_data
 
 __all__ = ["TENANT", "generate_catalog", "model_name", "non_deployable_indices"]
 

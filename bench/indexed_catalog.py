@@ -13,13 +13,13 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from modelsync.sandbox.catalog_query import (
+from modelsync_sandbox.catalog_query import (
     JsonObject,
     ModelFilter,
     VersionFilter,
     select_versions,
 )
-from modelsync.sandbox.catalog_store import CatalogStore
+from modelsync_sandbox.catalog_store import CatalogStore
 
 __all__ = ["IndexedCatalogStore"]
 

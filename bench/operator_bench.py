@@ -39,7 +39,7 @@ from sandbox_cluster import NAMESPACE, BenchCluster, sync_manifest
 from spy_profile import Component, SpyRecording, summarize
 
 from modelsync.api.constants import LABEL_SYNC
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 # Where a sync's CPU can go, checked in this order (see spy_profile).
 PROFILE_COMPONENTS = [
@@ -80,7 +80,7 @@ class Bench:
         self.cluster.start()
         self.cluster.install(self.catalog.token or "")
         flags = (
-            "--standalone",
+            "--no-leader-elect",
             # The sandbox catalog is a loopback server: only an explicit entry lets it in.
             f"--allowed-hosts={self.catalog.url}",
             f"--namespace={NAMESPACE}",

@@ -89,7 +89,7 @@ class OperatorProcess:
     def start(self, timeout: float = 60.0) -> None:
         env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), PYTHONUNBUFFERED="1")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "modelsync.cli", "run", *self.flags],
+            [sys.executable, "-m", "modelsync", "run", *self.flags],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,

@@ -24,12 +24,12 @@ from modelsync.api.constants import (
     VERSION,
 )
 from modelsync.api.timestamps import format_time_precise
-from modelsync.demo import crds_directory, load_crds
+from modelsync.crds import crd_documents
 from modelsync.kube.client import KubeApi, load_configuration
-from modelsync.kube.syncs import request_reconcile
-from modelsync.sandbox.catalog_server import DEFAULT_TOKEN
-from modelsync.sandbox.kube import KubeSandbox
-from modelsync.sandbox.kube.kubeconfig import write_kubeconfig
+from modelsync.kube.modelcatalogsyncs import request_reconcile
+from modelsync_sandbox.catalog_server import DEFAULT_TOKEN
+from modelsync_sandbox.kube import KubeSandbox
+from modelsync_sandbox.kube.kubeconfig import write_kubeconfig
 
 __all__ = ["BenchCluster", "sync_manifest"]
 
@@ -99,11 +99,8 @@ class BenchCluster:
 
     def install(self, catalog_token: str = DEFAULT_TOKEN) -> None:
         """CRDs (waited for), the namespace and the token Secret."""
-        directory = crds_directory()
-        if directory is None:
-            raise RuntimeError("crds/ not found: run the bench from a source checkout")
         custom = client.CustomObjectsApi(self.api)
-        crds = load_crds(directory)
+        crds = crd_documents()
         for crd in crds:
             custom.create_cluster_custom_object(*_CRD_API, crd)
         deadline = time.monotonic() + 30

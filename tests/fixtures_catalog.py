@@ -23,8 +23,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from modelsync.sandbox.catalog_server import CatalogSandbox
-from modelsync.sandbox.catalog_store import load_fixture_data
+from modelsync_sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_store import load_fixture_data
 
 SPEC_PATH = Path(__file__).parent / "data" / "list-models.openapi.yaml"
 _SPEC_URI = "urn:modelsync:list-models-openapi"

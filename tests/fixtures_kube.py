@@ -27,7 +27,7 @@ import pytest
 if TYPE_CHECKING:  # imported lazily: loading this plugin must stay cheap
     from kubernetes.client import ApiClient
 
-    from modelsync.sandbox.kube import KubeSandbox
+    from modelsync_sandbox.kube import KubeSandbox
 
 E2E_KUBECONFIG_ENV = "MODELSYNC_E2E_KUBECONFIG"
 T = TypeVar("T")
@@ -150,7 +150,7 @@ def unique_name(prefix: str) -> str:
 
 
 def start_sandbox(tmp_path: Path, **options: Any) -> KubeSandbox:
-    from modelsync.sandbox.kube import KubeSandbox
+    from modelsync_sandbox.kube import KubeSandbox
 
     sandbox = KubeSandbox(kubeconfig_path=tmp_path / "kubeconfig", **options)
     sandbox.start_in_thread()

@@ -27,6 +27,7 @@ from prometheus_client import (
 )
 
 from modelsync.runtime.observers import SYNC_RESULTS, SyncReport
+from modelsync.runtime.outcomes import PassKind
 
 __all__ = ["DURATION_BUCKETS", "WRITE_VERBS", "MetricsServer", "OperatorMetrics", "serve_metrics"]
 
@@ -133,7 +134,7 @@ class OperatorMetrics:
         namespace, name = report.namespace, report.name
         self._first_sight(namespace, name)
         self.syncs.labels(namespace, name, report.result).inc()
-        if report.result in ("failure", "stalled"):
+        if report.result in (PassKind.FAILURE, PassKind.STALLED):
             reason = report.reason or "Unknown"
             self.sync_failures.labels(namespace, name, reason).inc()
             self._failure_reasons.setdefault((namespace, name), set()).add(reason)
@@ -141,7 +142,7 @@ class OperatorMetrics:
         self.sync_in_progress.labels(namespace, name).set(0)
         self.modelrefs.labels(namespace, name, "True").set(report.ready_refs)
         self.modelrefs.labels(namespace, name, "False").set(report.not_ready_refs)
-        if report.result == "success":
+        if report.result == PassKind.SUCCESS:
             self.last_success.labels(namespace, name).set(self._clock())
 
     def catalog_response(self, status_code: int | None) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,12 +30,8 @@ from modelsync.api.constants import (
     KIND_SYNC,
     LABEL_CATALOG_CREDENTIALS,
 )
-from modelsync.api.sync import ModelCatalogSyncSpec, SecretKeySelector, parse_spec
-from modelsync.catalog import (
-    CatalogClient,
-    ModelListing,
-    RetryPolicy,
-)
+from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec, SecretKeySelector, parse_spec
+from modelsync.catalog import CatalogClient, ModelListing
 from modelsync.catalog.models import Model
 from modelsync.plan import (
     ModelFailure,
@@ -46,7 +41,12 @@ from modelsync.plan import (
     models_needing_lookup,
     plan_sync,
 )
-from modelsync.runtime.catalog_reads import catalog_filters, look_up_deployable_versions
+from modelsync.runtime.catalog_reads import (
+    CatalogAccess,
+    catalog_client_for,
+    catalog_filters,
+    look_up_deployable_versions,
+)
 from modelsync.runtime.hosts import AllowedHosts
 
 __all__ = [
@@ -247,17 +247,6 @@ async def _resolve_versions(
     return lookups.results
 
 
-def _ssl_verify(ca_pem: str | None) -> bool | ssl.SSLContext:
-    if ca_pem is None:
-        return True
-    context = ssl.create_default_context()
-    try:
-        context.load_verify_locations(cadata=ca_pem)
-    except (ssl.SSLError, ValueError):
-        raise RenderError("the CA Secret does not hold a valid PEM CA bundle") from None
-    return context
-
-
 async def render(target: RenderTarget, *, now: datetime, attempts: int = 4) -> RenderResult:
     """List the catalog and plan the sync as a first sync into an empty namespace.
 
@@ -266,16 +255,10 @@ async def render(target: RenderTarget, *, now: datetime, attempts: int = 4) -> R
     """
     spec = target.spec
     try:
-        client = CatalogClient(
-            spec.catalog.url,
-            target.token,
-            api_path=spec.catalog.api_path,
-            timeout=float(spec.catalog.timeout_seconds),
-            page_size=spec.catalog.page_size,
-            retry=RetryPolicy(attempts=attempts),
-            verify=_ssl_verify(target.ca_pem),
+        client = catalog_client_for(
+            CatalogAccess.of(spec, target.token, target.ca_pem), attempts=attempts
         )
-    except ValueError as exc:  # the client's messages never quote the token
+    except ValueError as exc:  # a bad CA bundle, token or URL; no message quotes the token
         raise RenderError(str(exc)) from None
     async with client:
         listing = await client.list_models(catalog_filters(spec))

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from modelsync.api.modelcatalogsync import parse_spec
 from modelsync.api.patterns import RE2_SYNTAX_REQUIRED, InvalidPattern, compile_name_pattern
-from modelsync.api.sync import parse_spec
 
 CATASTROPHIC = "^(a+)+$"  # exponential for a backtracking engine on "aaa...a_"
 

@@ -29,6 +29,13 @@ from api.crd_schema import (
 )
 from modelsync.api import constants as c
 from modelsync.api.conditions import Condition, ready, reconciling, set_condition, stalled
+from modelsync.api.modelcatalogsync import (
+    CatalogCounts,
+    ModelCatalogSyncSpec,
+    ModelCatalogSyncStatus,
+    ModelRefCounts,
+    SyncFailure,
+)
 from modelsync.api.modelref import (
     CreatedBy,
     EnvironmentInfo,
@@ -39,13 +46,6 @@ from modelsync.api.modelref import (
     ModelRefStatus,
     SourceInfo,
     VersionInfo,
-)
-from modelsync.api.sync import (
-    CatalogCounts,
-    ModelCatalogSyncSpec,
-    ModelCatalogSyncStatus,
-    ModelRefCounts,
-    SyncFailure,
 )
 from modelsync.api.wire import WireModel
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from modelsync.catalog import CatalogClient, RetryPolicy
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 # No jitter, tiny delays: backoff is asserted exactly through RecordingSleep.
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=5.0, jitter=0.0)

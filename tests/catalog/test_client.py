@@ -22,7 +22,7 @@ from modelsync.catalog import (
     NotFound,
     VersionsEndpointUnsupported,
 )
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 FIXTURE_COUNT = 38  # models in the shipped fixture file (checked below)
 

@@ -28,7 +28,7 @@ from modelsync.catalog import (
     Unauthorized,
     UnexpectedStatus,
 )
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 FIXTURE_COUNT = 38
 

@@ -16,7 +16,7 @@ from modelsync.catalog import (
     RetryPolicy,
     restricted_destinations_guard,
 )
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 SECRET = "tfy-SECRET-7d1e9c0b4a"
 WRONG = "tfy-WRONG-55aa17f3e2"

@@ -20,7 +20,7 @@ from typing import IO
 
 import pytest
 
-from modelsync.demo import DemoOptions, run_demo
+from modelsync_sandbox.demo import DemoOptions, run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = re.compile(r"^NAME\s+MODEL\s+VERSION\s+ALIAS\s+FRAMEWORK\s+READY\s+AGE$", re.MULTILINE)
@@ -34,7 +34,7 @@ EXPECTED = {
 
 
 def _command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "modelsync.cli", "demo", *args]
+    return [sys.executable, "-m", "modelsync", "demo", *args]
 
 
 def _env() -> dict[str, str]:

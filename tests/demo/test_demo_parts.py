@@ -11,9 +11,9 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsync.demo import (
+from modelsync_sandbox.demo import (
     MODELREF_COLUMNS,
-    crds_directory,
+    demo_crds,
     demo_manifests,
     format_table,
     kubectl_hint,
@@ -47,17 +47,16 @@ def test_demo_sync_is_the_shipped_example_with_the_catalog_url_filled_in() -> No
     assert namespace == {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}
 
 
-def test_crds_are_found_in_the_checkout() -> None:
-    directory = crds_directory()
-    assert directory == ROOT / "crds"
-    names = sorted(crd["metadata"]["name"] for crd in load_crds(directory))
+def test_the_demo_applies_the_crds_the_package_carries_by_default() -> None:
+    names = sorted(crd["metadata"]["name"] for crd in demo_crds())
     assert names == ["modelcatalogsyncs.modelsync.dev", "modelrefs.modelsync.dev"]
+    assert demo_crds() == load_crds(ROOT / "crds")
 
 
 def test_load_crds_skips_other_kinds(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text("kind: Kustomization\nresources: [a.yaml]\n")
     assert load_crds(tmp_path) == []
-    assert crds_directory(tmp_path) == tmp_path
+    assert demo_crds(tmp_path) == []
 
 
 def _sync(status: dict[str, Any] | None, generation: int = 2) -> dict[str, Any]:

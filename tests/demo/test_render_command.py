@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from modelsync.cli import main
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD_TOKEN = "tok-wrong-5e1b0c77d2"

@@ -19,7 +19,7 @@ with the user's own credentials, needs no grant in the operator's roles.
 
 The Kopf side is derived from the registered handlers (`@kopf.on.*` in handlers.py) and
 Kopf's own machinery (CRD observation, namespace observation), per its source; Kopf runs
-standalone (no peering), which test_rbac checks in operator_main.py.
+standalone (no peering), which test_rbac checks in cli/kopf_main.py.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ __all__ = [
 PACKAGE_DIR = ROOT / "operator" / "modelsync"
 PACKAGE = "modelsync"
 # Modules only the operator process (`modelsync run`) runs: every definition in them is a root.
-OPERATOR_PROCESS = ("run_cli.py", "operator_main.py", "handlers.py", "runtime")
+OPERATOR_PROCESS = ("cli/run.py", "cli/kopf_main.py", "handlers.py", "runtime")
 
 _HTTP_VERB = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 _VARIANT_SUFFIXES = ("_with_http_info", "_without_preload_content")
@@ -592,7 +592,7 @@ def code_permissions() -> frozenset[Permission]:
 
 @functools.cache
 def cli_permissions(entry: str) -> frozenset[Permission]:
-    """What a command run with the user's credentials needs, e.g. "reconcile_cli.py"."""
+    """What a command run with the user's credentials needs, e.g. "cli/reconcile.py"."""
     graph = package_graph()
     return frozenset(graph.permissions(graph.reached(graph.roots([entry])), _module_names))
 

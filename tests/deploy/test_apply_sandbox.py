@@ -15,7 +15,7 @@ from pathlib import Path
 
 from deploy.manifests import CRD_DIR, DEPLOY, find, render
 from fixtures_kube import kubectl
-from modelsync.sandbox.kube import KubeSandbox
+from modelsync_sandbox.kube import KubeSandbox
 
 _NO_MATCH = re.compile(r'no matches for kind "(\w+)" in version "([\w./]+)"')
 

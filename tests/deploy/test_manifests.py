@@ -28,7 +28,7 @@ from deploy.manifests import (
     kustomization_dirs,
     render,
 )
-from modelsync.run_cli import add_arguments, endpoint_clash
+from modelsync.cli.run import add_arguments, endpoint_clash
 
 # An older supported release and the newest known.
 KUBERNETES_VERSIONS = ("1.28.0", kubernetes_validate.latest_version())

@@ -31,9 +31,9 @@ from deploy.rbac_usage import (
     permissions_in_source,
 )
 from modelsync.api.constants import GROUP, PLURAL_MODELREF, PLURAL_SYNC, VERSION
+from modelsync.cli.kopf_main import KopfOptions, kopf_settings
 from modelsync.kube.leases import LEASE_GROUP
-from modelsync.operator_main import KopfOptions, kopf_settings
-from modelsync.run_cli import DEFAULT_LEASE_NAME
+from modelsync.runtime.leader_loop import DEFAULT_LEASE_NAME
 
 PACKAGE = ROOT / "operator" / "modelsync"
 SERVICE_ACCOUNT = {"kind": "ServiceAccount", "name": "modelsync", "namespace": "modelsync-system"}
@@ -122,30 +122,30 @@ def test_the_scan_finds_the_operators_calls() -> None:
 def test_the_reconcile_command_is_not_the_operator() -> None:
     """`modelsync reconcile` annotates a ModelCatalogSync (patch) with the user's own
     credentials; the operator process never reaches that code, so its roles lack the verb."""
-    assert Permission(GROUP, PLURAL_SYNC, "patch") in cli_permissions("reconcile_cli.py")
+    assert Permission(GROUP, PLURAL_SYNC, "patch") in cli_permissions("cli/reconcile.py")
     assert Permission(GROUP, PLURAL_SYNC, "patch") not in code_permissions()
     reached = operator_units()
-    assert Unit("modelsync.kube.syncs", "patch_sync_status") in reached
-    assert Unit("modelsync.kube.syncs", "request_reconcile") not in reached
+    assert Unit("modelsync.kube.modelcatalogsyncs", "patch_sync_status") in reached
+    assert Unit("modelsync.kube.modelcatalogsyncs", "request_reconcile") not in reached
     assert Unit("modelsync.kube.client", "current_namespace") not in reached
 
 
 def test_only_the_run_command_is_the_operator_process() -> None:
     """The roots are the modules `modelsync run` loads and no other command does."""
-    import modelsync.cli
+    from modelsync.cli import BUILTIN_COMMANDS
 
-    modules = {path: module for path, module, _ in modelsync.cli._COMMANDS}
-    assert modules[("run",)] == "modelsync.run_cli"
-    assert "run_cli.py" in OPERATOR_PROCESS
+    modules = {command.words: command.module for command in BUILTIN_COMMANDS}
+    assert modules[("run",)] == "modelsync.cli.run"
+    assert "cli/run.py" in OPERATOR_PROCESS
     others = {m for path, m in modules.items() if path != ("run",)}
     reached_modules = {unit.module for unit in operator_units()}
     assert not others & reached_modules, "the operator process runs another command's code"
-    assert not {m for m in reached_modules if m.startswith("modelsync.sandbox")}
+    assert not {m for m in reached_modules if m.startswith("modelsync_sandbox")}
 
 
 def test_kopf_runs_standalone() -> None:
-    """The Kopf permissions above assume no peering: operator_main must say standalone=True."""
-    tree = ast.parse(_source(PACKAGE / "operator_main.py"))
+    """The Kopf permissions above assume no peering: kopf_main must say standalone=True."""
+    tree = ast.parse(_source(PACKAGE / "cli" / "kopf_main.py"))
     calls = [
         node
         for node in ast.walk(tree)
@@ -430,4 +430,4 @@ def test_the_package_graph_covers_every_module() -> None:
     graph = package_graph()
     files = sorted((ROOT / "operator" / "modelsync").rglob("*.py"))
     assert len(graph.modules) == len(files)
-    assert "modelsync.kube.syncs" in graph.modules
+    assert "modelsync.kube.modelcatalogsyncs" in graph.modules

@@ -4,7 +4,7 @@ observer.
 
 The cluster is the sandbox API server unless MODELSYNC_E2E_KUBECONFIG names a real one
 (kind, k3d); then `e2e.sandbox` is None and sandbox-only checks (write counts) skip.
-The operator runs as a subprocess (`python -m modelsync.cli run ...`), outside the
+The operator runs as a subprocess (`python -m modelsync run ...`), outside the
 cluster, so it reaches the sandbox catalog on 127.0.0.1 either way.
 """
 
@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from fixtures_kube import E2E_KUBECONFIG_ENV, kubectl, start_sandbox, unique_name, wait_for
-from modelsync.sandbox.catalog_server import CatalogSandbox
-from modelsync.sandbox.catalog_store import load_fixture_data
+from modelsync_sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_store import load_fixture_data
 
 if TYPE_CHECKING:
-    from modelsync.sandbox.kube import KubeSandbox
+    from modelsync_sandbox.kube import KubeSandbox
 
 T = TypeVar("T")
 
@@ -96,7 +96,7 @@ class OperatorProcess:
         env.pop(E2E_KUBECONFIG_ENV, None)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "modelsync.cli", "run", *self.flags],
+                [sys.executable, "-m", "modelsync", "run", *self.flags],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

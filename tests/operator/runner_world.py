@@ -1,4 +1,4 @@
-"""In-process sync passes (runtime.sync.SyncRunner) against the sandbox API server and sandbox
+"""In-process sync passes (runtime.runner.SyncRunner) against the sandbox API server and sandbox
 catalogs; its fixtures (`catalog`, `api`, `world`) are exposed by conftest.py."""
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from modelsync.runtime.config import OperatorConfig
 from modelsync.runtime.gates import SyncGates
 from modelsync.runtime.hosts import AllowedHosts
 from modelsync.runtime.observers import NullObserver, SyncObserver
-from modelsync.runtime.sync import RuntimeContext, SyncRunner
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync.runtime.runner import RuntimeContext, SyncRunner
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 if TYPE_CHECKING:
-    from modelsync.sandbox.kube import KubeSandbox
+    from modelsync_sandbox.kube import KubeSandbox
 
 TOKEN = "tok-runner-41c2e8"
 CREDENTIALS = {"modelsync.dev/catalog-credentials": "true"}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from e2e_harness import Scenario, condition
 
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 pytestmark = pytest.mark.e2e
 

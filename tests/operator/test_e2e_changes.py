@@ -141,7 +141,8 @@ def test_reconcile_command_sets_the_trigger_and_waits(scenario: Scenario) -> Non
         [
             sys.executable,
             "-m",
-            "modelsync.reconcile_cli",
+            "modelsync",
+            "reconcile",
             "cli",
             "-n",
             scenario.namespace,

@@ -9,7 +9,7 @@ import time
 import pytest
 from e2e_harness import CATALOG_TOKEN, SECRET_NAME, Scenario, condition
 
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 pytestmark = pytest.mark.e2e
 

@@ -34,8 +34,8 @@ from e2e_harness import (
 )
 
 from fixtures_kube import E2E_KUBECONFIG_ENV, start_sandbox, wait_for
-from modelsync.sandbox.kube import KubeSandbox
-from modelsync.sandbox.kube.stats import RequestRecord
+from modelsync_sandbox.kube import KubeSandbox
+from modelsync_sandbox.kube.stats import RequestRecord
 
 pytestmark = pytest.mark.e2e
 T = TypeVar("T")

@@ -29,8 +29,8 @@ from e2e_harness import (
 from observed_operator import Samples, scrape
 
 from fixtures_kube import E2E_KUBECONFIG_ENV, start_sandbox, unique_name, wait_for
-from modelsync.sandbox.catalog_server import CatalogSandbox
-from modelsync.sandbox.kube import KubeSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.kube import KubeSandbox
 
 LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD = 2.0, 1.5, 0.3
 ELECTION_FLAGS = (

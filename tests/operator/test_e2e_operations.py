@@ -10,7 +10,7 @@ import pytest
 import yaml
 from e2e_harness import ROOT, Scenario, condition
 
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 pytestmark = pytest.mark.e2e
 

@@ -15,6 +15,7 @@ from modelsync.kube.apply import apply_plan
 from modelsync.kube.client import KubeApi, load_configuration
 from modelsync.kube.errors import KubeConflict, KubeInvalid, KubeNotFound
 from modelsync.kube.events import post_event
+from modelsync.kube.modelcatalogsyncs import get_sync, patch_sync_status, request_reconcile
 from modelsync.kube.modelrefs import (
     create_modelref,
     delete_modelref,
@@ -30,11 +31,10 @@ from modelsync.kube.secrets import (
     read_secret_value,
     secret_version,
 )
-from modelsync.kube.syncs import get_sync, patch_sync_status, request_reconcile
 from modelsync.plan import CreateRef, DeleteRef, SyncPlan, UpdateRef, VersionChange
 
 if TYPE_CHECKING:
-    from modelsync.sandbox.kube import KubeSandbox
+    from modelsync_sandbox.kube import KubeSandbox
 
 SECRET_VALUE = "s3cr3t-value-9d1e"
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelsync.kube.leases import LeaseSpec, format_micro_time, spec_from_json, spec_to_json
-from modelsync.runtime.election import (
+from modelsync.runtime.leader_decision import (
     ElectionTiming,
     Sighting,
     Verdict,

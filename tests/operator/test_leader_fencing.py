@@ -26,9 +26,9 @@ from modelsync.kube.leases import read_lease
 from modelsync.kube.modelrefs import create_modelref, list_modelrefs
 from modelsync.runtime.app import OperatorRuntime
 from modelsync.runtime.config import OperatorConfig
-from modelsync.runtime.election import ElectionTiming
-from modelsync.runtime.leader import LeaderElectionConfig, LeaderElector
-from modelsync.sandbox.kube import KubeSandbox
+from modelsync.runtime.leader_decision import ElectionTiming
+from modelsync.runtime.leader_loop import LeaderElectionConfig, LeaderElector
+from modelsync_sandbox.kube import KubeSandbox
 
 T = TypeVar("T")
 

@@ -8,7 +8,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from modelsync.kube.leases import LeaseSpec
-from modelsync.runtime.election import ElectionTiming, Sighting, Verdict, decide, write_allowed
+from modelsync.runtime.leader_decision import (
+    ElectionTiming,
+    Sighting,
+    Verdict,
+    decide,
+    write_allowed,
+)
 
 DEADLINE = 10.0
 ME = "modelsync-a_1234"

@@ -37,7 +37,7 @@ def record(
     message: str = "hello %s",
     *args: object,
     level: int = logging.INFO,
-    name: str = "modelsync.runtime.sync",
+    name: str = "modelsync.runtime.runner",
     extra: dict[str, Any] | None = None,
     exc_info: Any = None,
 ) -> logging.LogRecord:
@@ -57,7 +57,7 @@ def test_json_line_has_the_fixed_fields_first_then_the_sync_counts() -> None:
     data = json.loads(line)
     assert list(data)[:4] == ["time", "level", "logger", "message"]
     assert data["time"].endswith("+00:00")
-    assert (data["level"], data["logger"]) == ("INFO", "modelsync.runtime.sync")
+    assert (data["level"], data["logger"]) == ("INFO", "modelsync.runtime.runner")
     assert data["message"].startswith("sync ml-serving/prod-models: success (Synced)")
     assert {k: data[k] for k in ("namespace", "sync", "result", "reason")} == {
         "namespace": "ml-serving",
@@ -119,7 +119,9 @@ def test_json_exceptions_stay_on_one_line() -> None:
 def test_text_is_one_readable_line() -> None:
     line = TextLogFormatter().format(sync_record())
     assert "\n" not in line
-    assert " INFO    modelsync.runtime.sync: sync ml-serving/prod-models: success (Synced) " in line
+    assert (
+        " INFO    modelsync.runtime.runner: sync ml-serving/prod-models: success (Synced) " in line
+    )
     assert "catalog: 40 models, 1 page in 2 requests" in line
     assert "ModelRefs: 32 selected, 3 created, 1 updated, 28 unchanged" in line
     assert line.endswith("; 7 writes")
@@ -147,7 +149,7 @@ def test_kopf_and_modelsync_loggers_share_one_json_handler() -> None:
     stream = io.StringIO()
     configure_logging("json", stream=stream)
     logging.getLogger("kopf.activities.startup").info("Kopf says %s", "hi")
-    logging.getLogger("modelsync.runtime.sync").info(
+    logging.getLogger("modelsync.runtime.runner").info(
         "%s", REPORT.summary(), extra=REPORT.log_fields()
     )
     logging.getLogger("httpx").info("quiet below warnings")
@@ -155,7 +157,7 @@ def test_kopf_and_modelsync_loggers_share_one_json_handler() -> None:
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["logger"] for line in lines] == [
         "kopf.activities.startup",
-        "modelsync.runtime.sync",
+        "modelsync.runtime.runner",
     ]
     assert lines[1]["modelrefs"]["created"] == 3
 
@@ -187,7 +189,7 @@ def test_the_operator_writes_one_json_line_per_sync(observed_scene: Scenario) ->
     log = scene.e2e.operator.log()
     assert CATALOG_TOKEN not in log
     records = [json.loads(line) for line in log.splitlines() if line.strip()]  # all JSON
-    assert {"modelsync.operator_main", "modelsync.runtime.sync"} <= {r["logger"] for r in records}
+    assert {"modelsync.cli.kopf_main", "modelsync.runtime.runner"} <= {r["logger"] for r in records}
     assert any(r["logger"].startswith("kopf.") for r in records)
     mine = [r for r in records if r.get("namespace") == ns and r.get("sync") == name]
     assert len(mine) == 1

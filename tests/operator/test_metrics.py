@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from observed_operator import Samples, observed, observed_scene, parse_samples, scrape
 from prometheus_client import CollectorRegistry, generate_latest
 
-from modelsync import run_cli
+from modelsync.cli import run as run_command
 from modelsync.metrics import OperatorMetrics, serve_metrics
 from modelsync.runtime.observers import SYNC_RESULTS, SyncReport
 
@@ -195,7 +195,7 @@ def test_the_server_serves_the_registry_and_stops() -> None:
 
 def parse_run(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    run_cli.add_arguments(parser)
+    run_command.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -204,7 +204,7 @@ def test_endpoint_defaults_do_not_collide() -> None:
     assert (args.metrics_port, args.metrics_host) == (8080, "0.0.0.0")  # noqa: S104
     assert args.liveness == "http://0.0.0.0:8081/healthz"
     assert args.log_format == "text"
-    assert run_cli.endpoint_clash(args.liveness, args.metrics_port) is None
+    assert run_command.endpoint_clash(args.liveness, args.metrics_port) is None
 
 
 @pytest.mark.parametrize(
@@ -217,7 +217,7 @@ def test_endpoint_defaults_do_not_collide() -> None:
     ],
 )
 def test_endpoint_clash(liveness: str, port: int, clash: bool) -> None:
-    assert (run_cli.endpoint_clash(liveness, port) is not None) == clash
+    assert (run_command.endpoint_clash(liveness, port) is not None) == clash
 
 
 @pytest.mark.parametrize(

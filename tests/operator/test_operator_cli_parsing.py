@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from modelsync import reconcile_cli, run_cli
+from modelsync.cli import reconcile as reconcile_command
+from modelsync.cli import run as run_command
 from modelsync.kube.errors import (
     KubeApiError,
     KubeConflict,
@@ -20,7 +21,7 @@ from modelsync.kube.errors import (
 
 def run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
-    run_cli.add_arguments(parser)
+    run_command.add_arguments(parser)
     return parser
 
 
@@ -75,6 +76,7 @@ def test_run_flags() -> None:
         ["--leader-election-retry-period", "0s"],
         ["--namespace", "a", "--all-namespaces"],
         ["--log-format", "xml"],
+        ["--standalone"],  # no second spelling of --no-leader-elect
     ],
 )
 def test_run_rejects_bad_flags(argv: list[str]) -> None:
@@ -99,13 +101,12 @@ def test_leader_election_flags() -> None:
         args.leader_election_renew_deadline,
         args.leader_election_retry_period,
     ) == (2.0, 1.5, 0.3)
-    assert not run_parser().parse_args(["--standalone"]).leader_elect  # the old spelling
 
 
 def test_the_default_lease_name_is_the_runtimes() -> None:
-    from modelsync.runtime.leader import DEFAULT_LEASE_NAME
+    from modelsync.runtime.leader_loop import DEFAULT_LEASE_NAME
 
-    assert run_cli.DEFAULT_LEASE_NAME == DEFAULT_LEASE_NAME
+    assert run_parser().parse_args([]).leader_election_id == DEFAULT_LEASE_NAME
 
 
 @pytest.mark.parametrize(
@@ -117,27 +118,28 @@ def test_the_default_lease_name_is_the_runtimes() -> None:
 )
 def test_inconsistent_leader_election_durations_are_refused(argv: list[str]) -> None:
     with pytest.raises(ValueError, match="leader election"):
-        run_cli.leader_election_config(run_parser().parse_args(argv))
+        run_command.leader_election_config(run_parser().parse_args(argv))
 
 
 def test_leader_election_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POD_NAMESPACE", "ops")
     monkeypatch.setenv("POD_NAME", "modelsync-5d9f-abcde")
-    config = run_cli.leader_election_config(run_parser().parse_args([]))
+    config = run_command.leader_election_config(run_parser().parse_args([]))
     assert config is not None
     assert (config.namespace, config.name) == ("ops", "modelsync-leader")
     assert config.identity.startswith("modelsync-5d9f-abcde_")
-    other = run_cli.leader_election_config(run_parser().parse_args([]))
+    other = run_command.leader_election_config(run_parser().parse_args([]))
     assert other is not None
     assert other.identity != config.identity  # a restarted process is a new holder
     flagged = run_parser().parse_args(["--leader-election-namespace", "elsewhere"])
-    assert (run_cli.leader_election_config(flagged) or config).namespace == "elsewhere"
-    assert run_cli.leader_election_config(run_parser().parse_args(["--no-leader-elect"])) is None
+    assert (run_command.leader_election_config(flagged) or config).namespace == "elsewhere"
+    single = run_parser().parse_args(["--no-leader-elect"])
+    assert run_command.leader_election_config(single) is None
 
 
 def test_reconcile_flags() -> None:
     parser = argparse.ArgumentParser()
-    reconcile_cli.add_arguments(parser)
+    reconcile_command.add_arguments(parser)
     args = parser.parse_args(["prod-models", "-n", "ml-serving", "--wait"])
     assert (args.name, args.namespace, args.wait, args.timeout) == (
         "prod-models",

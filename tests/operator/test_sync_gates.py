@@ -9,7 +9,7 @@ import pytest
 from modelsync.catalog import CatalogError, DestinationRefused, ResponseTooLarge, ServerError
 from modelsync.plan import SyncOutcome
 from modelsync.runtime.gates import SyncGates, catalog_origin
-from modelsync.runtime.sync import catalog_outcome, internal_error_message
+from modelsync.runtime.outcomes import catalog_outcome, internal_error_message
 
 
 def test_catalog_origin_keys_on_scheme_host_and_port() -> None:

@@ -1,4 +1,4 @@
-"""One sync pass (runtime.sync.SyncRunner) in-process, against the sandbox API server and the
+"""One sync pass (runtime.runner.SyncRunner) in-process, against the sandbox API server and the
 sandbox catalog: the cases the shared end-to-end operator cannot reach (operator flags, a
 catalog without the model-versions endpoint, status heartbeat, logs)."""
 

@@ -23,7 +23,7 @@ from modelsync.metrics import OperatorMetrics
 from modelsync.runtime.gates import SyncGates
 from modelsync.runtime.hosts import AllowedHosts
 from modelsync.runtime.worker import SyncWorker
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 CHURN = {"mlRepos": ["churn"]}  # 5 models in the shipped fixtures
 WAIT = 10.0  # a bound on every wait in this file
@@ -400,4 +400,27 @@ async def test_failed_version_lookups_make_the_sync_not_ready(
     found = ready(world)
     assert (found["status"], found["reason"]) == ("False", "ModelsFailed")
     assert [f["reason"] for f in status["failures"]] == ["VersionLookupFailed"]
+    await runner.close()
+
+
+@pytest.mark.parametrize(
+    "ca_bundle",
+    ["caf\u00e9 -----BEGIN CERTIFICATE-----", "-----BEGIN CERTIFICATE-----\nAAAA\n"],
+)
+async def test_a_ca_bundle_the_tls_library_refuses_stalls_like_any_bad_bundle(
+    world: World, ca_bundle: str
+) -> None:
+    # A non-ASCII bundle makes the TLS library raise TypeError, not SSLError: still a Stalled
+    # status naming the Secret, not an internal error.
+    world.secret("corp-ca", {"ca.crt": ca_bundle})
+    body = world.create_sync(catalog={"caSecretRef": {"name": "corp-ca", "key": "ca.crt"}})
+    runner = world.runner()
+    outcome = await runner.sync(body, 0)
+    assert outcome.kind == "stalled"
+    assert outcome.secret_versions.keys() == {"tfy", "corp-ca"}
+    found = stalled(world)
+    assert (found["status"], found["reason"]) == ("True", "SecretNotFound")
+    assert found["message"] == 'Secret "corp-ca" key "ca.crt" does not hold a valid PEM CA bundle'
+    assert world.warnings() == ["SecretNotFound"]
+    assert world.catalog.recorded_requests() == []
     await runner.close()

@@ -37,15 +37,15 @@ from hypothesis.stateful import (
 from fixtures_kube import kubectl, unique_name
 from modelsync.api.naming import modelref_name
 from modelsync.kube.client import KubeApi, load_configuration
+from modelsync.kube.modelcatalogsyncs import get_sync
 from modelsync.kube.modelrefs import list_modelrefs
-from modelsync.kube.syncs import get_sync
 from modelsync.runtime.config import OperatorConfig
 from modelsync.runtime.hosts import AllowedHosts
-from modelsync.runtime.sync import RuntimeContext, SyncRunner
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync.runtime.runner import RuntimeContext, SyncRunner
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 if TYPE_CHECKING:
-    from modelsync.sandbox.kube import KubeSandbox
+    from modelsync_sandbox.kube import KubeSandbox
 
 TOKEN = "tok-stateful-9d1e7a"
 REPO = "churn"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from modelsync.runtime.outcomes import PassKind
 from modelsync.runtime.worker import DriftEvent, Outcome, SyncWorker
 
 WAIT = 2.0  # every wait in this file is bounded by this
@@ -40,7 +41,7 @@ class ScriptedRunner:
         self.synced.set()
         if self.outcomes:
             return self.outcomes.pop(0)
-        return Outcome("success", 60.0)
+        return Outcome(PassKind.SUCCESS, 60.0)
 
     def wants_repair(self, event_type: str | None, body: Mapping[str, Any]) -> bool:
         return str(body["metadata"]["name"]) in self.drifted
@@ -122,7 +123,11 @@ async def test_a_new_trigger_annotation_value_syncs_once() -> None:
 
 async def test_interval_and_backoff_delays_come_from_the_outcome() -> None:
     runner = ScriptedRunner(
-        [Outcome("failure", 0.01), Outcome("failure", 0.01), Outcome("success", 0.01)]
+        [
+            Outcome(PassKind.FAILURE, 0.01),
+            Outcome(PassKind.FAILURE, 0.01),
+            Outcome(PassKind.SUCCESS, 0.01),
+        ]
     )
     worker = make_worker(runner)
     try:
@@ -134,7 +139,7 @@ async def test_interval_and_backoff_delays_come_from_the_outcome() -> None:
 
 
 async def test_suspended_has_no_timer_but_a_spec_change_wakes_it() -> None:
-    runner = ScriptedRunner([Outcome("suspended", None)])
+    runner = ScriptedRunner([Outcome(PassKind.SUSPENDED, None)])
     worker = make_worker(runner)
     try:
         await runner.next_sync()
@@ -147,7 +152,7 @@ async def test_suspended_has_no_timer_but_a_spec_change_wakes_it() -> None:
 
 async def test_a_changed_secret_triggers_a_sync() -> None:
     probe = SecretVersions()
-    runner = ScriptedRunner([Outcome("stalled", 60.0, {"tfy": None})])
+    runner = ScriptedRunner([Outcome(PassKind.STALLED, 60.0, {"tfy": None})])
     worker = make_worker(runner, probe=probe)
     try:
         await runner.next_sync()
@@ -181,7 +186,7 @@ async def test_a_crashing_sync_is_retried_not_fatal() -> None:
             await super().sync(body, failures)
             if failures == 0:
                 raise RuntimeError("boom")
-            return Outcome("success", 60.0)
+            return Outcome(PassKind.SUCCESS, 60.0)
 
     runner = Crashing()
     worker = make_worker(runner)

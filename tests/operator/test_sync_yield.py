@@ -7,11 +7,11 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from modelsync.api.sync import ModelCatalogSyncSpec
+from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
 from modelsync.catalog.models import Model
 from modelsync.plan import SyncRef
 from modelsync.runtime.planning import plan_off_the_loop
-from modelsync.sandbox.catalog_store import load_fixture_data
+from modelsync_sandbox.catalog_store import load_fixture_data
 
 MODELS = 8_000
 TICK = 0.01

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from modelsync.api.sync import ModelCatalogSyncSpec
+from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
 from modelsync.catalog.models import Model, ModelVersion
 from modelsync.plan import SyncRef
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelsync.api.conditions import Condition, get_condition, ready
-from modelsync.api.sync import CatalogCounts, ModelCatalogSyncStatus, ModelRefCounts
+from modelsync.api.modelcatalogsync import CatalogCounts, ModelCatalogSyncStatus, ModelRefCounts
 from modelsync.plan import (
     DeletionGuard,
     ModelFailure,

@@ -20,7 +20,7 @@ from modelsync.api.constants import (
     VersionPolicy,
 )
 from modelsync.api.labels import OWNED_ANNOTATION_KEYS, OWNED_LABEL_KEYS
-from modelsync.api.sync import ModelCatalogSyncSpec
+from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
 from modelsync.catalog.models import Model
 from modelsync.plan import UNSUPPORTED, SyncPlan, VersionResolution, plan_sync
 from plan import factories as f

@@ -1,4 +1,4 @@
-"""Generates operator/modelsync/sandbox/fixtures/catalog.json (deterministic).
+"""Generates sandbox/modelsync_sandbox/fixtures/catalog.json (deterministic).
 
 Run `python tests/sandbox_catalog/generate_catalog_fixture.py` after editing the
 table below; `test_fixture_data.py` checks the shipped file matches.
@@ -23,7 +23,7 @@ from typing import Any
 
 TENANT = "acme"
 REPOS = ("fraud", "churn", "nlp", "vision", "forecasting", "risk-scoring")
-OUTPUT = Path(__file__).resolve().parents[2] / "operator/modelsync/sandbox/fixtures/catalog.json"
+OUTPUT = Path(__file__).resolve().parents[2] / "sandbox/modelsync_sandbox/fixtures/catalog.json"
 _EPOCH = datetime(2024, 1, 15, 9, 0, tzinfo=UTC)
 _NS = uuid.UUID("6f1c1f64-3a4e-4b9e-9a55-2f1f6f0c0a11")
 

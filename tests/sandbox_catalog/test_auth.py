@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from modelsync.sandbox.catalog_server import API_PREFIXES, CatalogSandbox
+from modelsync_sandbox.catalog_server import API_PREFIXES, CatalogSandbox
 
 
 @pytest.mark.parametrize("prefix", API_PREFIXES)

@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsync.sandbox.catalog_lies import PAGING_LIE_KINDS, PageFacts, PagingLie, apply_lie
-from modelsync.sandbox.catalog_query import paginate
+from modelsync_sandbox.catalog_lies import PAGING_LIE_KINDS, PageFacts, PagingLie, apply_lie
+from modelsync_sandbox.catalog_query import paginate
 
 JsonObject = dict[str, Any]
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from fixtures_catalog import spec_validator
-from modelsync.sandbox.catalog_cli import usage_line
+from modelsync_sandbox.catalog_cli import usage_line
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 20.0
@@ -25,7 +25,7 @@ START_TIMEOUT = 20.0
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "MODELSYNC_SANDBOX_TOKEN"}
     env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPO / "operator"), env.get("PYTHONPATH")])
+        filter(None, [str(REPO / "operator"), str(REPO / "sandbox"), env.get("PYTHONPATH")])
     )
     return env
 
@@ -48,7 +48,7 @@ def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
 
 @contextmanager
 def _catalog_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    command = [sys.executable, "-m", "modelsync.cli", "sandbox", "catalog", *args]
+    command = [sys.executable, "-m", "modelsync", "sandbox", "catalog", *args]
     proc = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -125,7 +125,7 @@ def test_port_in_use_and_bad_fixtures_fail_cleanly(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "modelsync.cli", "sandbox", "catalog", "--port", str(port)],
+            [sys.executable, "-m", "modelsync", "sandbox", "catalog", "--port", str(port)],
             capture_output=True,
             text=True,
             env=_env(),
@@ -137,7 +137,7 @@ def test_port_in_use_and_bad_fixtures_fail_cleanly(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("{")
     result = subprocess.run(
-        [sys.executable, "-m", "modelsync.cli", "sandbox", "catalog", "--fixtures", str(broken)],
+        [sys.executable, "-m", "modelsync", "sandbox", "catalog", "--fixtures", str(broken)],
         capture_output=True,
         text=True,
         env=_env(),
@@ -151,10 +151,10 @@ def test_port_in_use_and_bad_fixtures_fail_cleanly(tmp_path: Path) -> None:
 def test_cli_module_is_import_light_and_the_package_avoids_kopf() -> None:
     code = (
         "import sys\n"
-        "import modelsync.sandbox.catalog_cli\n"
-        "heavy = {'aiohttp', 'pydantic', 'modelsync.sandbox.catalog_server'} & set(sys.modules)\n"
+        "import modelsync_sandbox.catalog_cli\n"
+        "heavy = {'aiohttp', 'pydantic', 'modelsync_sandbox.catalog_server'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
-        "import modelsync.sandbox.catalog_server\n"
+        "import modelsync_sandbox.catalog_server\n"
         "assert not {'kopf', 'kubernetes'} & set(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], env=_env(), check=True, timeout=30)

@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 
 from fixtures_catalog import spec_validator
-from modelsync.sandbox.catalog_faults import FaultPlan
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_faults import FaultPlan
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 MODELS = "/api/ml/v1/models"
 VERSIONS = "/api/ml/v1/model-versions"

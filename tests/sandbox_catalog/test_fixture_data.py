@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from fixtures_catalog import spec_validator
-from modelsync.sandbox.catalog_query import served_model, version_number
-from modelsync.sandbox.catalog_store import SHIPPED_FIXTURES, CatalogStore
+from modelsync_sandbox.catalog_query import served_model, version_number
+from modelsync_sandbox.catalog_store import SHIPPED_FIXTURES, CatalogStore
 
 from .generate_catalog_fixture import render
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 MODELS = "/api/ml/v1/models"
 MiB = 1 << 20

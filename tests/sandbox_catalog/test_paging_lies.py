@@ -12,9 +12,9 @@ import pytest
 import pytest_asyncio
 
 from fixtures_catalog import list_versions_response_schema, spec_validator
-from modelsync.sandbox.catalog_faults import FaultPlan
-from modelsync.sandbox.catalog_query import ModelFilter, VersionFilter
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_faults import FaultPlan
+from modelsync_sandbox.catalog_query import ModelFilter, VersionFilter
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 MODELS = "/api/ml/v1/models"
 VERSIONS = "/api/ml/v1/model-versions"

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsync.sandbox.catalog_query import (
+from modelsync_sandbox.catalog_query import (
     ModelFilter,
     VersionFilter,
     latest_version,

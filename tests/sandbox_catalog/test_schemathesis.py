@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from fixtures_catalog import SPEC_PATH
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 schema = schemathesis.openapi.from_path(SPEC_PATH)
 schema.config.generation.update(

@@ -14,8 +14,8 @@ import pytest
 import pytest_asyncio
 
 from fixtures_catalog import list_versions_response_schema, spec_validator
-from modelsync.sandbox.catalog_query import version_number
-from modelsync.sandbox.catalog_server import API_PREFIXES, CatalogSandbox
+from modelsync_sandbox.catalog_query import version_number
+from modelsync_sandbox.catalog_server import API_PREFIXES, CatalogSandbox
 
 LIST_MODELS = spec_validator("ListModelsResponse")
 LIST_VERSIONS = spec_validator(list_versions_response_schema())

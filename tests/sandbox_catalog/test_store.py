@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from fixtures_catalog import spec_validator
-from modelsync.sandbox.catalog_query import ModelFilter, VersionFilter
-from modelsync.sandbox.catalog_store import CatalogStore, FixtureError, load_fixture_data
+from modelsync_sandbox.catalog_query import ModelFilter, VersionFilter
+from modelsync_sandbox.catalog_store import CatalogStore, FixtureError, load_fixture_data
 
 SUBJECT = {"subjectId": "u1", "subjectType": "user"}
 

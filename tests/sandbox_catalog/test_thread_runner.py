@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 
 def test_fixture_serves_and_is_drivable_from_sync_code(

@@ -7,8 +7,8 @@ from typing import Any
 
 from truefoundry_sdk import AsyncTrueFoundry, TrueFoundry
 
-from modelsync.sandbox.catalog_query import version_number
-from modelsync.sandbox.catalog_server import CatalogSandbox
+from modelsync_sandbox.catalog_query import version_number
+from modelsync_sandbox.catalog_server import CatalogSandbox
 
 
 def _expected(data: dict[str, Any], *, include_empty: bool = True) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from fixtures_kube import WIDGET_CRD, install_widget_crd
-from modelsync.sandbox.kube import KubeSandbox
+from modelsync_sandbox.kube import KubeSandbox
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"

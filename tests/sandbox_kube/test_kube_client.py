@@ -27,7 +27,7 @@ from fixtures_kube import (
     unique_name,
     wait_for,
 )
-from modelsync.sandbox.kube import KubeSandbox
+from modelsync_sandbox.kube import KubeSandbox
 
 GROUP, VERSION, PLURAL = "example.dev", "v1", "widgets"
 

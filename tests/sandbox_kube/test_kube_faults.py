@@ -21,7 +21,7 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from fixtures_kube import api_client, kubectl
-from modelsync.sandbox.kube import KubeSandbox
+from modelsync_sandbox.kube import KubeSandbox
 
 CM = "/api/v1/namespaces/default/configmaps"
 
@@ -285,7 +285,7 @@ def test_admin_endpoint_needs_the_token_and_a_valid_fault(
 
 def test_cli_sandbox_takes_faults_from_outside_with_kubectl_raw(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kc.yaml"
-    command = [sys.executable, "-m", "modelsync.cli", "sandbox", "kube", "--port", "0"]
+    command = [sys.executable, "-m", "modelsync", "sandbox", "kube", "--port", "0"]
     process = subprocess.Popen(
         [*command, "--kubeconfig-out", str(kubeconfig)],
         stdout=subprocess.PIPE,

@@ -66,7 +66,7 @@ def _start_cli(tmp_path: Path, state: Path, kubeconfig: Path) -> subprocess.Pope
         [
             sys.executable,
             "-m",
-            "modelsync.cli",
+            "modelsync",
             "sandbox",
             "kube",
             "--port",

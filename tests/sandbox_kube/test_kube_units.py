@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsync.sandbox.kube import errors, negotiation, protobuf
-from modelsync.sandbox.kube.listing import decode_continue, encode_continue
-from modelsync.sandbox.kube.resources import version_priority
-from modelsync.sandbox.kube.store import ADDED, DELETED, MODIFIED, Store
+from modelsync_sandbox.kube import errors, negotiation, protobuf
+from modelsync_sandbox.kube.listing import decode_continue, encode_continue
+from modelsync_sandbox.kube.resources import version_priority
+from modelsync_sandbox.kube.store import ADDED, DELETED, MODIFIED, Store
 
 
 def test_version_priority_matches_the_crd_versioning_docs() -> None:

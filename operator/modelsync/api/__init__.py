@@ -26,20 +26,7 @@ from modelsync.api.labels import (
     sanitize_label_value,
     sync_selector,
 )
-from modelsync.api.modelref import (
-    CreatedBy,
-    EnvironmentInfo,
-    FrameworkInfo,
-    MetricPoint,
-    ModelInfo,
-    ModelRefSpec,
-    ModelRefStatus,
-    SourceInfo,
-    VersionInfo,
-)
-from modelsync.api.naming import is_dns1123_subdomain, modelref_name
-from modelsync.api.patterns import InvalidPattern, NamePattern, compile_name_pattern
-from modelsync.api.sync import (
+from modelsync.api.modelcatalogsync import (
     CatalogCounts,
     CatalogSpec,
     ModelCatalogSyncSpec,
@@ -53,6 +40,19 @@ from modelsync.api.sync import (
     parse_spec,
     validate_spec,
 )
+from modelsync.api.modelref import (
+    CreatedBy,
+    EnvironmentInfo,
+    FrameworkInfo,
+    MetricPoint,
+    ModelInfo,
+    ModelRefSpec,
+    ModelRefStatus,
+    SourceInfo,
+    VersionInfo,
+)
+from modelsync.api.naming import is_dns1123_subdomain, modelref_name
+from modelsync.api.patterns import InvalidPattern, NamePattern, compile_name_pattern
 from modelsync.api.timestamps import format_time, format_time_precise, is_rfc3339, parse_time
 from modelsync.api.wire import WireModel
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BeforeValidator, Field
 
@@ -103,6 +103,16 @@ def remove_condition(conditions: Sequence[Condition], type_: str) -> list[Condit
 
 def get_condition(conditions: Sequence[Condition], type_: str) -> Condition | None:
     return next((c for c in conditions if c.type == type_), None)
+
+
+def raw_condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
+    """The condition of `type_` in a raw `status` as the API server holds it, unvalidated
+    (`get_condition` is the typed lookup)."""
+    found = status.get("conditions")
+    for item in found if isinstance(found, list) else ():
+        if isinstance(item, Mapping) and item.get("type") == type_:
+            return item
+    return None
 
 
 def is_true(conditions: Sequence[Condition], type_: str) -> bool:

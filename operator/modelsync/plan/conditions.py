@@ -30,7 +30,12 @@ from modelsync.api.constants import (
     REASON_SYNCED,
     REASON_UNAUTHORIZED,
 )
-from modelsync.api.sync import CatalogCounts, ModelCatalogSyncStatus, ModelRefCounts, SyncFailure
+from modelsync.api.modelcatalogsync import (
+    CatalogCounts,
+    ModelCatalogSyncStatus,
+    ModelRefCounts,
+    SyncFailure,
+)
 from modelsync.api.timestamps import format_time
 from modelsync.plan.existing import parse_conditions
 from modelsync.plan.types import DeletionGuard, ModelFailure, SyncPlan

@@ -13,8 +13,8 @@ from modelsync.api.constants import (
     REASON_VERSION_LOOKUP_FAILED,
 )
 from modelsync.api.labels import modelref_annotations, modelref_labels
+from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
 from modelsync.api.naming import modelref_name
-from modelsync.api.sync import ModelCatalogSyncSpec
 from modelsync.catalog.models import Model
 from modelsync.plan.existing import Ownership, ownership
 from modelsync.plan.select import compile_select, ml_repo_name

@@ -16,8 +16,8 @@ from modelsync.api.constants import (
     DeletionPolicy,
 )
 from modelsync.api.labels import OWNED_ANNOTATION_KEYS, OWNED_LABEL_KEYS
+from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
 from modelsync.api.modelref import ModelRefStatus
-from modelsync.api.sync import ModelCatalogSyncSpec
 from modelsync.api.timestamps import format_time
 from modelsync.catalog.models import Model
 from modelsync.plan.compare import canonical, merge_diff, owned_map_patch, same_content

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from modelsync.api.conditions import Condition
+from modelsync.api.conditions import Condition, raw_condition
 from modelsync.api.constants import (
     ANNOTATION_MODEL_FQN,
     CONDITION_READY,
@@ -60,15 +60,8 @@ def ownership(ref: ExistingRef, sync_uid: str) -> Ownership:
     return Ownership.FOREIGN
 
 
-def raw_conditions(ref: ExistingRef) -> list[Mapping[str, Any]]:
-    found = ref.status.get("conditions")
-    if not isinstance(found, list):
-        return []
-    return [c for c in found if isinstance(c, Mapping)]
-
-
 def raw_ready(ref: ExistingRef) -> Mapping[str, Any] | None:
-    return next((c for c in raw_conditions(ref) if c.get("type") == CONDITION_READY), None)
+    return raw_condition(ref.status, CONDITION_READY)
 
 
 def parse_conditions(raw: Any) -> list[Condition]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from modelsync.api.modelcatalogsync import SelectSpec
 from modelsync.api.patterns import NamePattern, compile_name_pattern
-from modelsync.api.sync import SelectSpec
 from modelsync.catalog.models import Model
 
 

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any, Final, Literal, TypeAlias
 
 from modelsync.api.conditions import Condition
-from modelsync.api.sync import ModelRefCounts
+from modelsync.api.modelcatalogsync import ModelRefCounts
 from modelsync.catalog.models import ModelVersion
 
 JsonDict: TypeAlias = dict[str, Any]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelsync.api.constants import VersionPolicy
-from modelsync.api.sync import SelectSpec
+from modelsync.api.modelcatalogsync import SelectSpec
 from modelsync.catalog.models import Model, ModelVersion
 from modelsync.plan.select import compile_select
 from modelsync.plan.types import MISSING, UNSUPPORTED, CacheMiss, VersionResolution

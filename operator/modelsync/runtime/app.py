@@ -1,6 +1,6 @@
 """The operator's state for one process: API connection, limits, and all sync loops.
 
-Kopf-free: handlers.py feeds it watch events, operator_main.py starts it under Kopf.
+Kopf-free: handlers.py feeds it watch events, cli/kopf_main.py starts it under Kopf.
 
 With leader election the runtime starts as a standby (`leading=False`): it follows the
 watches but runs no sync loop, repairs no drift and sends no write (the API connection's
@@ -26,7 +26,7 @@ from modelsync.runtime.config import OperatorConfig
 from modelsync.runtime.gates import SyncGates
 from modelsync.runtime.observers import NullObserver, SyncObserver
 from modelsync.runtime.registry import SyncRegistry
-from modelsync.runtime.sync import RuntimeContext, SyncRunner
+from modelsync.runtime.runner import RuntimeContext, SyncRunner
 from modelsync.runtime.worker import SyncWorker, WorkerKey
 
 __all__ = ["OperatorRuntime"]

@@ -1,23 +1,110 @@
-"""Catalog reads shared by a sync pass and `modelsync render`: the filters a spec sends and
-the look-ups of the newest deployable version, so both list and resolve the same way."""
+"""Catalog reads shared by a sync pass and `modelsync render`: the client a spec gets, the
+filters it sends and the look-ups of the newest deployable version, so both connect, list and
+resolve the same way."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from modelsync.api.sync import ModelCatalogSyncSpec
+from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
 from modelsync.catalog import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     CatalogClient,
     CatalogError,
+    ConnectGuard,
     ModelFilters,
+    RetryPolicy,
     VersionsEndpointUnsupported,
 )
 from modelsync.catalog.models import Model
 from modelsync.plan import UNSUPPORTED, VersionResolution
 
+__all__ = [
+    "LOOKUP_CONCURRENCY",
+    "CatalogAccess",
+    "InvalidCaBundle",
+    "VersionLookups",
+    "catalog_client_for",
+    "catalog_filters",
+    "look_up_deployable_versions",
+]
+
 LOOKUP_CONCURRENCY = 4
+
+
+class InvalidCaBundle(ValueError):
+    """The CA Secret's value is not a PEM CA bundle."""
+
+    def __init__(self) -> None:
+        super().__init__("the CA Secret does not hold a valid PEM CA bundle")
+
+
+@dataclass(frozen=True)
+class CatalogAccess:
+    """Where and how to reach one catalog; a client can be reused while this stays equal."""
+
+    url: str
+    api_path: str
+    token: str = field(repr=False)
+    ca_pem: str | None = field(repr=False)
+    timeout: float
+    page_size: int
+
+    @classmethod
+    def of(cls, spec: ModelCatalogSyncSpec, token: str, ca_pem: str | None) -> CatalogAccess:
+        catalog = spec.catalog
+        return cls(
+            url=catalog.url,
+            api_path=catalog.api_path,
+            token=token,
+            ca_pem=ca_pem,
+            timeout=float(catalog.timeout_seconds),
+            page_size=catalog.page_size,
+        )
+
+
+def _verify(ca_pem: str | None) -> bool | ssl.SSLContext:
+    if ca_pem is None:
+        return True
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cadata=ca_pem)
+    # SSLError: not PEM; ValueError: no certificate at all; TypeError: not ASCII.
+    except (ssl.SSLError, ValueError, TypeError):
+        raise InvalidCaBundle from None
+    return context
+
+
+def catalog_client_for(
+    access: CatalogAccess,
+    *,
+    attempts: int,
+    on_response: Callable[[int | None], None] | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    connect_guard: ConnectGuard | None = None,
+) -> CatalogClient:
+    """A catalog client for `access` (TLS verified against `ca_pem` when given).
+
+    Raises InvalidCaBundle for an unusable CA bundle, InvalidToken (a ValueError) for a token
+    that cannot be sent as a header and ValueError for other settings the client refuses;
+    no message quotes the token.
+    """
+    verify = _verify(access.ca_pem)
+    return CatalogClient(
+        access.url,
+        access.token,
+        api_path=access.api_path,
+        timeout=access.timeout,
+        page_size=access.page_size,
+        retry=RetryPolicy(attempts=attempts),
+        verify=verify,
+        on_response=on_response,
+        max_response_bytes=max_response_bytes,
+        connect_guard=connect_guard,
+    )
 
 
 def catalog_filters(spec: ModelCatalogSyncSpec) -> ModelFilters:

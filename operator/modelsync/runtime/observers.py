@@ -1,4 +1,4 @@
-"""Hooks for metrics and logs (issue 5): the runtime reports what happened, observers count it.
+"""Hooks for metrics and logs: the runtime reports what happened, observers count it.
 
 The default observer does nothing; modelsync.metrics holds the Prometheus implementation.
 """
@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from modelsync.runtime.outcomes import PassKind
+
 __all__ = [
     "CATALOG_COUNT_KEYS",
     "MODELREF_COUNT_KEYS",
@@ -18,7 +20,7 @@ __all__ = [
     "SyncReport",
 ]
 
-SYNC_RESULTS = ("success", "failure", "stalled", "suspended")
+SYNC_RESULTS = tuple(PassKind)
 CATALOG_COUNT_KEYS = ("models_listed", "pages", "requests", "skipped")
 MODELREF_COUNT_KEYS = (
     "selected",
@@ -35,8 +37,8 @@ MODELREF_COUNT_KEYS = (
 class SyncReport:
     """One finished sync.
 
-    `result` is one of SYNC_RESULTS: "success" only when the sync left Ready=True (a tripped
-    deletion guard is a "failure"). `reason` is the Ready condition's reason. `ready_refs` /
+    `result`: SUCCESS only when the sync left Ready=True (a tripped deletion guard is a
+    FAILURE). `reason` is the Ready condition's reason. `ready_refs` /
     `not_ready_refs` count the sync's ModelRefs by their Ready status after the sync. `catalog`
     (CATALOG_COUNT_KEYS) and `counts` (MODELREF_COUNT_KEYS) hold this pass's numbers as in
     status.catalog / status.modelRefs; empty when the pass did not get that far.
@@ -44,7 +46,7 @@ class SyncReport:
 
     namespace: str
     name: str
-    result: str
+    result: PassKind
     reason: str
     duration: float
     ready_refs: int

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
-from modelsync.api.sync import ModelCatalogSyncSpec
+from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
 from modelsync.catalog.models import Model
 from modelsync.plan import SyncPlan, plan_sync
 

@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from modelsync.api.constants import ANNOTATION_RECONCILE_REQUESTED_AT
+from modelsync.runtime.bodies import metadata_of, trigger_value
+from modelsync.runtime.outcomes import PassKind
 
-__all__ = ["Outcome", "Runner", "SecretProbe", "SyncWorker", "WorkerKey", "trigger_value"]
+__all__ = ["DriftEvent", "Outcome", "Runner", "SecretProbe", "SyncWorker", "WorkerKey"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +35,13 @@ _CRASH_RETRY = 60.0  # seconds; only when a runner breaks its promise not to rai
 class Outcome:
     """What one sync pass reports to its loop.
 
-    kind: "success", "failure" (the next try backs off), "stalled" or "suspended".
+    `kind`: see PassKind; after a FAILURE the next try backs off.
     `delay`: seconds until the next timed sync; None: no timer (suspended).
     `secret_versions`: {Secret name: resourceVersion or None if missing} as the sync saw them;
     a change to any of them triggers a sync.
     """
 
-    kind: str
+    kind: PassKind
     delay: float | None
     secret_versions: Mapping[str, str | None] = field(default_factory=dict)
 
@@ -49,7 +50,7 @@ DriftEvent = tuple[str | None, Mapping[str, Any]]  # (watch event type, ModelRef
 
 
 class Runner(Protocol):
-    """The work of one ModelCatalogSync (see runtime.sync.SyncRunner)."""
+    """The work of one ModelCatalogSync (see runtime.runner.SyncRunner)."""
 
     async def sync(self, body: Mapping[str, Any], failures: int) -> Outcome:
         """One pass; `failures` counts the failed passes just before it. Must not raise."""
@@ -68,19 +69,6 @@ class Runner(Protocol):
 
 # (namespace, Secret name) -> resourceVersion or None when missing; raises on API errors.
 SecretProbe = Callable[[str, str], Awaitable[str | None]]
-
-
-def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = body.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
-
-
-def trigger_value(body: Mapping[str, Any]) -> str | None:
-    annotations = _meta(body).get("annotations")
-    if not isinstance(annotations, Mapping):
-        return None
-    value = annotations.get(ANNOTATION_RECONCILE_REQUESTED_AT)
-    return value if isinstance(value, str) else None
 
 
 def _handled_trigger(body: Mapping[str, Any]) -> str | None:
@@ -105,7 +93,7 @@ class SyncWorker:
         secret_check_interval: float,
     ) -> None:
         self.key = key
-        self.uid = str(_meta(body).get("uid", ""))
+        self.uid = str(metadata_of(body).get("uid", ""))
         self.lock = asyncio.Lock()
         self._body: Mapping[str, Any] = body
         self._runner = runner
@@ -140,7 +128,7 @@ class SyncWorker:
 
     def note_modelref(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A watch event of one of this sync's ModelRefs; queue a repair if it drifted."""
-        name = str((_meta(body)).get("name", ""))
+        name = str(metadata_of(body).get("name", ""))
         if name and self._runner.wants_repair(event_type, body):
             self._drift[name] = (event_type, body)
             self._wake.set()
@@ -148,7 +136,7 @@ class SyncWorker:
     def observe(self, body: Mapping[str, Any]) -> None:
         """A newer version of the object was seen; wake the loop if it asks for a sync."""
         self._body = body
-        meta = _meta(body)
+        meta = metadata_of(body)
         if meta.get("generation") != self._synced_generation:
             self._request()
         value = trigger_value(body)
@@ -165,7 +153,7 @@ class SyncWorker:
             await self._wait()
             body = self._body
             self._wanted = False
-            self._synced_generation = _meta(body).get("generation")
+            self._synced_generation = metadata_of(body).get("generation")
             self._handled_trigger = trigger_value(body) or self._handled_trigger
             async with self.lock:
                 self._drift.clear()  # a full sync restores everything anyway
@@ -175,13 +163,13 @@ class SyncWorker:
                     raise
                 except Exception:  # the runner reports its own failures; a last resort
                     logger.exception("sync of %s/%s crashed", namespace, name)
-                    outcome = Outcome("failure", _CRASH_RETRY)
+                    outcome = Outcome(PassKind.FAILURE, _CRASH_RETRY)
             self.syncs += 1
             self._schedule(outcome)
 
     def _schedule(self, outcome: Outcome) -> None:
         now = asyncio.get_running_loop().time()
-        self._failures = self._failures + 1 if outcome.kind == "failure" else 0
+        self._failures = self._failures + 1 if outcome.kind == PassKind.FAILURE else 0
         self._secret_versions = dict(outcome.secret_versions)
         self._next_secret_check = (
             now + self._secret_check_interval if self._secret_versions else None

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsync.sandbox.kube.faults import (
+from modelsync_sandbox.kube.faults import (
     DELAY,
     DROP,
     GONE,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsync.sandbox.kube.jsonpath import JsonPathError, compile_jsonpath, evaluate_jsonpath
+from modelsync_sandbox.kube.jsonpath import JsonPathError, compile_jsonpath, evaluate_jsonpath
 
 OBJ: dict[str, Any] = {
     "metadata": {"name": "m", "labels": {"modelsync.dev/sync": "s1", "app": "x"}},

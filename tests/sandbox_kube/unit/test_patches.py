@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelsync.sandbox.kube.patches import (
+from modelsync_sandbox.kube.patches import (
     GENERIC_422_MESSAGE,
     PatchError,
     create_merge_patch,

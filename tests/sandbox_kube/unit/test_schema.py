@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelsync.sandbox.kube.schema import (
+from modelsync_sandbox.kube.schema import (
     apply_defaults,
     apply_structural_schema,
     is_structural,
@@ -23,7 +23,7 @@ from modelsync.sandbox.kube.schema import (
     structural_schema_causes,
     validate_value,
 )
-from modelsync.sandbox.kube.validation import Cause
+from modelsync_sandbox.kube.validation import Cause
 
 SYNC_SCHEMA: dict[str, Any] = {
     "type": "object",

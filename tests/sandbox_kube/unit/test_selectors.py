@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelsync.sandbox.kube.selectors import (
+from modelsync_sandbox.kube.selectors import (
     DEFAULT_FIELD_LABELS,
     DOES_NOT_EXIST,
     EQUALS,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsync.sandbox.kube.table import (
+from modelsync_sandbox.kube.table import (
     age,
     cell_for_json_value,
     human_duration,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsync.sandbox.kube.validation import (
+from modelsync_sandbox.kube.validation import (
     ANNOTATIONS_TOTAL_MAX,
     Cause,
     format_go_float,

@@ -1,0 +1,195 @@
+"""ModelCatalogSync spec and status (fields: docs/reference.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Annotated, Any, Final
+
+from pydantic import BeforeValidator, Field, ValidationError
+
+from modelsync.api.conditions import Condition
+from modelsync.api.constants import (
+    MAX_STATUS_FAILURES,
+    MIN_INTERVAL_SECONDS,
+    DeletionPolicy,
+    FrameworkType,
+    VersionPolicy,
+)
+from modelsync.api.duration import format_duration, parse_duration
+from modelsync.api.labels import is_qualified_name, is_valid_label_value
+from modelsync.api.patterns import InvalidPattern, compile_name_pattern
+from modelsync.api.wire import NonNegativeInt64, RFC3339Text, WireModel, is_empty
+
+DNS_SUBDOMAIN_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+SECRET_KEY_PATTERN: Final = r"^[-._a-zA-Z0-9]+$"  # noqa: S105
+# Scheme, host[:port] (no user info), optional path; https-only is an operator flag.
+# Explicit ASCII classes instead of \s so Go (API server), Rust (pydantic) and Python agree.
+URL_PATTERN: Final = (
+    r"^https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[^\t\n\f\r ?#]*)?$"
+)
+API_PATH_PATTERN: Final = r"^/[^\t\n\f\r ?#]*$"
+DURATION_PATTERN: Final = r"^([0-9]+(\.[0-9]+)?(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$"
+DEFAULT_API_PATH: Final = "/api/ml/v1"
+DEFAULT_INTERVAL: Final = "5m"
+MAX_FAILURE_MESSAGE_LENGTH: Final = 1024
+
+
+class SecretKeySelector(WireModel):
+    """A key of a Secret in the sync's own namespace."""
+
+    name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)
+    key: str = Field(max_length=253, pattern=SECRET_KEY_PATTERN)
+
+
+class CatalogSpec(WireModel):
+    url: str = Field(max_length=2048, pattern=URL_PATTERN)
+    api_path: str = Field(default=DEFAULT_API_PATH, max_length=1024, pattern=API_PATH_PATTERN)
+    token_secret_ref: SecretKeySelector
+    ca_secret_ref: SecretKeySelector | None = None
+    timeout_seconds: int = Field(default=30, ge=1, le=300)
+    page_size: int = Field(default=100, ge=1, le=1000)
+
+
+class SyncFilters(WireModel):
+    """Sent to the List Models endpoint as query parameters."""
+
+    fqn: str | None = None
+    ml_repo_id: str | None = None
+    name: str | None = None
+    run_id: str | None = None
+    include_empty_models: bool = False
+
+
+class SelectSpec(WireModel):
+    """Applied by the operator after listing; every given field must match.
+
+    `name_pattern` is an RE2 regular expression searched in the model name.
+    """
+
+    name_pattern: str | None = Field(default=None, max_length=1024)
+    frameworks: list[FrameworkType] = Field(default_factory=list, exclude_if=is_empty)
+    tags: list[str] = Field(default_factory=list, exclude_if=is_empty)
+    ml_repos: list[str] = Field(default_factory=list, exclude_if=is_empty)
+
+
+class ModelRefTemplate(WireModel):
+    labels: dict[str, str] = Field(default_factory=dict, exclude_if=is_empty)
+    annotations: dict[str, str] = Field(default_factory=dict, exclude_if=is_empty)
+
+
+class ModelCatalogSyncSpec(WireModel):
+    catalog: CatalogSpec
+    filters: SyncFilters = Field(default_factory=SyncFilters)
+    select: SelectSpec = Field(default_factory=SelectSpec, exclude_if=is_empty)
+    version_policy: VersionPolicy = VersionPolicy.LATEST_DEPLOYABLE
+    # None: the operator's --default-interval applies (DEFAULT_INTERVAL unless changed).
+    interval: str | None = Field(default=None, pattern=DURATION_PATTERN)
+    suspend: bool = False
+    deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
+    max_deletions: int = Field(default=10, ge=0, le=2**31 - 1)
+    model_ref_template: ModelRefTemplate = Field(
+        default_factory=ModelRefTemplate, exclude_if=is_empty
+    )
+
+    @property
+    def interval_duration(self) -> timedelta | None:
+        """`interval` as a timedelta (None when unset); raises ValueError if not a duration."""
+        return None if self.interval is None else parse_duration(self.interval)
+
+
+def validate_spec(spec: ModelCatalogSyncSpec) -> list[str]:
+    """Problems the CRD schema cannot catch, as messages for a Stalled/InvalidSpec condition."""
+    errors: list[str] = []
+    try:
+        interval = spec.interval_duration
+    except ValueError:
+        errors.append(f"spec.interval: {spec.interval!r} is not a duration like 30s, 5m or 1h")
+    else:
+        minimum = timedelta(seconds=MIN_INTERVAL_SECONDS)
+        if interval is not None and interval < minimum:
+            errors.append(f"spec.interval: must be at least {format_duration(minimum)}")
+    if spec.select.name_pattern is not None:
+        try:
+            compile_name_pattern(spec.select.name_pattern)
+        except InvalidPattern as exc:
+            errors.append(f"spec.select.namePattern: invalid regular expression: {exc}")
+    template = spec.model_ref_template
+    for key, value in template.labels.items():
+        if not is_qualified_name(key):
+            errors.append(f"spec.modelRefTemplate.labels: {key!r} is not a valid label key")
+        if not is_valid_label_value(value):
+            errors.append(
+                f"spec.modelRefTemplate.labels[{key!r}]: {value!r} is not a valid label value"
+            )
+    for key in template.annotations:
+        if not is_qualified_name(key):
+            errors.append(f"spec.modelRefTemplate.annotations: {key!r} is not a valid key")
+    return errors
+
+
+def _error_location(loc: tuple[int | str, ...]) -> str:
+    path = "spec"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def parse_spec(raw: Mapping[str, Any]) -> tuple[ModelCatalogSyncSpec | None, list[str]]:
+    """Parse and validate a ModelCatalogSync `spec`: (spec, []) or (None or spec, errors)."""
+    try:
+        spec = ModelCatalogSyncSpec.from_k8s(raw)
+    except ValidationError as exc:
+        return None, [f"{_error_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+    return spec, validate_spec(spec)
+
+
+def _bounded_failures(value: object) -> object:
+    if isinstance(value, list) and len(value) > MAX_STATUS_FAILURES:
+        return value[:MAX_STATUS_FAILURES]
+    return value
+
+
+def _bounded_failure_message(value: object) -> object:
+    if isinstance(value, str) and len(value) > MAX_FAILURE_MESSAGE_LENGTH:
+        return value[: MAX_FAILURE_MESSAGE_LENGTH - 3] + "..."
+    return value
+
+
+class CatalogCounts(WireModel):
+    models_listed: NonNegativeInt64 = 0
+    pages: NonNegativeInt64 = 0
+    requests: NonNegativeInt64 = 0
+    skipped: NonNegativeInt64 = 0
+
+
+class ModelRefCounts(WireModel):
+    selected: NonNegativeInt64 = 0
+    created: NonNegativeInt64 = 0
+    updated: NonNegativeInt64 = 0
+    unchanged: NonNegativeInt64 = 0
+    deleted: NonNegativeInt64 = 0
+    retained: NonNegativeInt64 = 0
+    failed: NonNegativeInt64 = 0
+
+
+class SyncFailure(WireModel):
+    """One model the last sync could not materialize (status.failures, at most 50 kept)."""
+
+    model: str = Field(max_length=1024)
+    reason: str = Field(min_length=1, max_length=1024)
+    message: Annotated[str, BeforeValidator(_bounded_failure_message)]
+
+
+class ModelCatalogSyncStatus(WireModel):
+    observed_generation: NonNegativeInt64 | None = None
+    last_sync_time: RFC3339Text | None = None
+    last_successful_sync_time: RFC3339Text | None = None
+    next_sync_time: RFC3339Text | None = None
+    last_handled_reconcile_at: str | None = None
+    catalog: CatalogCounts | None = None
+    model_refs: ModelRefCounts | None = None
+    failures: Annotated[list[SyncFailure], BeforeValidator(_bounded_failures)] = Field(
+        default_factory=list, exclude_if=is_empty
+    )
+    conditions: list[Condition] = Field(default_factory=list, exclude_if=is_empty)

@@ -1,0 +1,117 @@
+"""Start the operator: Kopf settings, the handler registry, the runtime and (optionally) leader
+election, in one event loop.
+
+Kopf is told to stay silent and stateless: no Kubernetes Events for handler results, no
+finalizers, no progress or diff-base annotations (only watching handlers are registered),
+and no peering (always standalone): replicas coordinate through a Lease instead, which,
+unlike Kopf's peering, also stops the operator's own sync loops on a standby.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import kopf
+
+from modelsync.api.constants import GROUP, LABEL_MANAGED_BY, MANAGED_BY_VALUE, PLURAL_MODELREF
+from modelsync.handlers import register
+from modelsync.kube.client import KubeApi, load_configuration
+from modelsync.runtime.app import OperatorRuntime
+from modelsync.runtime.config import OperatorConfig
+from modelsync.runtime.leader_loop import LeaderElectionConfig, LeaderElector
+from modelsync.runtime.observers import SyncObserver
+
+__all__ = ["KopfOptions", "kopf_settings", "run_operator"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KopfOptions:
+    """How this process joins the cluster. No namespaces: all namespaces (cluster-wide).
+
+    `leader_election`: None runs the sync loops at once (a single replica); otherwise they
+    run only while this process holds that Lease.
+    """
+
+    namespaces: Sequence[str] = ()
+    liveness_endpoint: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    leader_election: LeaderElectionConfig | None = None
+
+
+def kopf_settings(options: KopfOptions) -> kopf.OperatorSettings:
+    settings = kopf.OperatorSettings()
+    settings.posting.enabled = False  # our own Events only; Kopf would post handler results
+    # Server-side filter: only ModelRefs the operator manages are watched.
+    settings.watching.label_selectors[GROUP, PLURAL_MODELREF] = (
+        f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
+    )
+    settings.process.ultimate_exiting_timeout = 30
+    # The pause between two watch requests of one resource. Kopf's 0.1s default turns an API
+    # server that keeps answering 410 Gone into ten cluster-wide relists a second.
+    settings.watching.reconnect_backoff = 1.0
+    return settings
+
+
+async def run_operator(
+    config: OperatorConfig,
+    options: KopfOptions,
+    *,
+    observer: SyncObserver | None = None,
+    stop_flag: asyncio.Event | threading.Event | None = None,
+    ready_flag: asyncio.Event | threading.Event | None = None,
+) -> None:
+    """Run until stopped (SIGINT/SIGTERM in the main thread, or `stop_flag`)."""
+    configuration = load_configuration(options.kubeconfig, options.context)
+    election = options.leader_election
+    runtime = OperatorRuntime(config, configuration, observer, leading=election is None)
+    registry = kopf.OperatorRegistry()
+    register(registry, runtime)
+    elector: LeaderElector | None = None
+    lease_api: KubeApi | None = None
+    if election is not None:
+        # Its own connection and threads: renewals never queue behind the syncs' requests.
+        # Not counted in the request metrics, which stay those of the syncs (0 writes when
+        # nothing changed); modelsync_leader and the log tell how the election goes.
+        lease_api = KubeApi(
+            load_configuration(options.kubeconfig, options.context),
+            max_workers=2,
+            request_timeout=election.timing.renew_deadline,
+        )
+        elector = LeaderElector(
+            lease_api,
+            election,
+            on_started=runtime.start_leading,
+            on_stopped=runtime.stop_leading,
+        )
+        # Writes stop by the renew deadline even when the event loop is blocked.
+        runtime.set_write_fence(elector.may_write)
+    logger.info(
+        "modelsync operator starting (%s)",
+        "namespaces " + ", ".join(options.namespaces) if options.namespaces else "all namespaces",
+    )
+    try:
+        if elector is not None:
+            elector.start()
+        await kopf.operator(
+            registry=registry,
+            settings=kopf_settings(options),
+            standalone=True,
+            clusterwide=not options.namespaces,
+            namespaces=list(options.namespaces),
+            liveness_endpoint=options.liveness_endpoint,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+    finally:
+        await runtime.shutdown()  # every loop stopped before the Lease is given up
+        if elector is not None:
+            await elector.stop()
+        if lease_api is not None:
+            lease_api.close()

@@ -1,0 +1,35 @@
+"""Reading the raw JSON bodies the watches deliver: metadata, spec, status, the trigger."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from modelsync.api.constants import ANNOTATION_RECONCILE_REQUESTED_AT
+
+__all__ = ["metadata_of", "spec_of", "status_of", "trigger_value"]
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else _EMPTY
+
+
+def metadata_of(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _mapping(body.get("metadata"))
+
+
+def spec_of(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    return _mapping(body.get("spec"))
+
+
+def status_of(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the body's status as the API server holds it (empty when there is none)."""
+    return dict(_mapping(body.get("status")))
+
+
+def trigger_value(body: Mapping[str, Any]) -> str | None:
+    """The manual-trigger annotation's value, if set."""
+    value = _mapping(metadata_of(body).get("annotations")).get(ANNOTATION_RECONCILE_REQUESTED_AT)
+    return value if isinstance(value, str) else None
