@@ -32,6 +32,7 @@ $(DEMO_STAMP): $(PYPROJECTS)
 lint: $(STAMP)
 	$(BIN)/ruff check operator sandbox tests bench scripts
 	$(BIN)/ruff format --check operator sandbox tests bench scripts
+	$(BIN)/vulture operator/modelsync sandbox/modelsync_sandbox vulture_whitelist.py --min-confidence 60
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict operator/modelsync sandbox/modelsync_sandbox scripts bench

@@ -1,4 +1,4 @@
-"""Benchmark the operator against the DESIGN section 7 numbers and print them as a table.
+"""Benchmark the operator against its targets (bench/README.md) and print them as a table.
 
     .venv/bin/python bench/operator_bench.py [--models 10000] [--page-size 100]
 

@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import ssl
 import subprocess
 import tempfile
 import time
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 if TYPE_CHECKING:  # imported lazily: loading this plugin must stay cheap
+    import httpx
     from kubernetes.client import ApiClient
 
     from modelsync_sandbox.kube import KubeSandbox
@@ -143,6 +146,27 @@ def wait_for(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what or probe}")
         time.sleep(interval)
+
+
+async def eventually(probe: Callable[[], bool], what: str, within: float = 5.0) -> float:
+    """Wait, without blocking the event loop, until `probe()`; returns the seconds it took.
+    Fails the test after `within` seconds."""
+    start = time.monotonic()
+    while not probe():
+        if time.monotonic() - start > within:
+            pytest.fail(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
+def sandbox_http(sandbox: KubeSandbox, token: str | None) -> httpx.Client:
+    """A raw HTTP client of the sandbox API server (its CA trusted), with `token` if given."""
+    import httpx
+
+    assert sandbox.ca_pem is not None
+    tls = ssl.create_default_context(cadata=sandbox.ca_pem.decode())
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return httpx.Client(base_url=sandbox.url, verify=tls, headers=headers, timeout=10)
 
 
 def unique_name(prefix: str) -> str:

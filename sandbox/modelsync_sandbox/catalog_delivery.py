@@ -22,12 +22,9 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 from aiohttp import web
 
-DeliveryKind = Literal["oversized-body", "gzip-bomb", "drip"]
-DELIVERY_KINDS: tuple[str, ...] = get_args(DeliveryKind)
 DEFAULT_BOMB_INFLATED_BYTES = 1 << 30
 MAX_BOMB_INFLATED_BYTES = 8 << 30  # keeps the cached compressed padding under 9 MiB
 _CHUNK = 64 * 1024

@@ -7,7 +7,6 @@ unique, int64 bounds apply, and Go's `$` (end of text) becomes Python's `\\Z`.
 
 from __future__ import annotations
 
-import copy
 import re
 from datetime import datetime
 from pathlib import Path
@@ -97,25 +96,6 @@ def subschema(schema: Schema, *path: str) -> Schema:
     for name in path:
         schema = schema["properties"][name]
     return schema
-
-
-def apply_defaults(value: Any, schema: Schema) -> Any:
-    """What the API server's structural defaulting does to `value`."""
-    if isinstance(value, dict) and schema.get("type") == "object":
-        out = dict(value)
-        for name, sub in schema.get("properties", {}).items():
-            if name not in out and "default" in sub:
-                out[name] = copy.deepcopy(sub["default"])
-            if name in out:
-                out[name] = apply_defaults(out[name], sub)
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, dict):
-            props = schema.get("properties", {})
-            out = {k: v if k in props else apply_defaults(v, extra) for k, v in out.items()}
-        return out
-    if isinstance(value, list) and "items" in schema:
-        return [apply_defaults(item, schema["items"]) for item in value]
-    return value
 
 
 def normalize(value: Any, schema: Schema) -> Any:

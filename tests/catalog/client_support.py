@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from modelsync.catalog import CatalogClient, RetryPolicy
+from modelsync_sandbox.catalog_params import ListModelsQuery, QueryError, parse_query
 from modelsync_sandbox.catalog_server import CatalogSandbox
 
 # No jitter, tiny delays: backoff is asserted exactly through RecordingSleep.
@@ -36,6 +37,17 @@ def make_client(sandbox: CatalogSandbox, **options: Any) -> CatalogClient:
     options.setdefault("sleep", RecordingSleep())
     token = options.pop("token", sandbox.token)
     return CatalogClient(sandbox.url, token, **options)
+
+
+def reject_next_request(sandbox: CatalogSandbox, query: Mapping[str, str]) -> None:
+    """Answer the next API request with the 422 the sandbox's parameter parser gives `query`
+    (the client never sends bad parameters itself, so the rejection is injected)."""
+    try:
+        parse_query(ListModelsQuery, query)
+    except QueryError as rejected:
+        sandbox.faults.fail_next(1, 422, body=rejected.body)
+        return
+    raise AssertionError(f"{dict(query)} is a valid List Models query")
 
 
 def closed_port() -> int:

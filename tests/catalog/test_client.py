@@ -152,7 +152,7 @@ def test_filters_to_params() -> None:
 async def test_empty_page_before_total_makes_the_listing_inconsistent(
     catalog_server: CatalogSandbox,
 ) -> None:
-    def arm_after_first(status: int) -> None:
+    def arm_after_first(_status: int) -> None:
         if len(catalog_server.requests) == 1:
             catalog_server.faults.empty_page_next(1)
 
@@ -166,7 +166,7 @@ async def test_empty_page_before_total_makes_the_listing_inconsistent(
 async def test_total_shrinking_mid_listing_lists_again_from_the_start(
     catalog_server: CatalogSandbox, catalog_fixture_data: dict[str, Any]
 ) -> None:
-    def arm_after_first(status: int) -> None:
+    def arm_after_first(_status: int) -> None:
         if len(catalog_server.requests) == 1:
             catalog_server.faults.misreport_total(-30, 1)  # second page says total 8
 
@@ -207,7 +207,7 @@ async def test_insert_while_paging_restarts_and_sees_the_new_model(
         "versions": [],
     }
 
-    def insert_after_first(status: int) -> None:
+    def insert_after_first(_status: int) -> None:
         if len(catalog_server.requests) == 1:
             catalog_server.catalog.upsert_model(inserted)
 

@@ -110,7 +110,7 @@ async def test_name_allowed_explicitly_connects_to_its_checked_address() -> None
 async def test_only_allowed_addresses_are_dialled() -> None:
     """localhost resolves to 127.0.0.1 (where the server is): when the guard allows no
     address of it, nothing reaches the server, even though the address would answer."""
-    refusing_loopback_v4: ConnectGuard = lambda host, address: (  # noqa: E731
+    refusing_loopback_v4: ConnectGuard = lambda _host, address: (  # noqa: E731
         "not this one" if address == "127.0.0.1" else None
     )
     async with ScriptedServer(empty_catalog()) as server:

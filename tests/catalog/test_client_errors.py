@@ -14,6 +14,7 @@ from catalog.client_support import (
     api_requests,
     closed_port,
     make_client,
+    reject_next_request,
 )
 from modelsync.catalog import (
     CatalogClient,
@@ -48,7 +49,7 @@ async def test_500_then_success_is_retried_with_exponential_backoff(
 
 
 async def test_retry_mid_listing_keeps_the_page(catalog_server: CatalogSandbox) -> None:
-    def fail_second_page(status: int) -> None:
+    def fail_second_page(_status: int) -> None:
         if len(catalog_server.requests) == 1:
             catalog_server.faults.fail_next(1, 502)
 
@@ -203,15 +204,16 @@ async def test_403_is_forbidden(catalog_server: CatalogSandbox) -> None:
     ("params", "loc", "kind"),
     [
         ({"limit": "abc"}, ("query", "limit"), "int_parsing"),
-        ({"offset": -1}, ("query", "offset"), "greater_than_equal"),
+        ({"offset": "-1"}, ("query", "offset"), "greater_than_equal"),
     ],
 )
 async def test_422_carries_the_parsed_detail(
-    catalog_server: CatalogSandbox, params: dict[str, str | int], loc: tuple[str, ...], kind: str
+    catalog_server: CatalogSandbox, params: dict[str, str], loc: tuple[str, ...], kind: str
 ) -> None:
+    reject_next_request(catalog_server, params)
     async with make_client(catalog_server) as client:
         with pytest.raises(RequestInvalid) as caught:
-            await client._get_json("/models", params)
+            await client.list_models()
     error = caught.value
     assert error.status_code == 422
     assert error.reason == "InvalidRequest"

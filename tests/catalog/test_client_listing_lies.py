@@ -234,7 +234,7 @@ async def test_items_beyond_total_on_the_confirmation_page() -> None:
 async def test_catalog_capping_the_page_size_and_saying_so_is_complete() -> None:
     catalog = ids(23)
 
-    def pages(offset: int, limit: int, _: int) -> dict[str, Any]:
+    def pages(offset: int, _limit: int, _: int) -> dict[str, Any]:
         return honest_page(catalog, offset, 5)  # reports limit 5 although 10 was asked
 
     listing, offsets = await list_from(pages)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from catalog.client_support import FAST_RETRY, RecordingSleep, closed_port
+from catalog.client_support import FAST_RETRY, RecordingSleep, closed_port, reject_next_request
 from modelsync.catalog import (
     CatalogClient,
     CatalogError,
@@ -63,8 +63,8 @@ async def _wrong_token(sandbox: CatalogSandbox) -> object:
 
 
 async def _validation(sandbox: CatalogSandbox) -> object:
-    async with _client(sandbox.url, SECRET) as client:
-        return await client._get_json("/models", {"limit": "abc"})
+    reject_next_request(sandbox, {"limit": "abc"})
+    return await _listing(sandbox)
 
 
 async def _bad_bodies(sandbox: CatalogSandbox) -> object:
@@ -85,7 +85,7 @@ async def _timeout(sandbox: CatalogSandbox) -> object:
         sandbox.faults.delay(0)
 
 
-async def _refused(sandbox: CatalogSandbox) -> object:
+async def _refused(_sandbox: CatalogSandbox) -> object:
     async with _client(f"http://127.0.0.1:{closed_port()}", SECRET) as client:
         return await client.list_models()
 

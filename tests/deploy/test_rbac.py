@@ -31,7 +31,7 @@ from deploy.rbac_usage import (
     permissions_in_source,
 )
 from modelsync.api.constants import GROUP, PLURAL_MODELREF, PLURAL_SYNC, VERSION
-from modelsync.cli.kopf_main import KopfOptions, kopf_settings
+from modelsync.cli.kopf_main import kopf_settings
 from modelsync.kube.leases import LEASE_GROUP
 from modelsync.runtime.leader_loop import DEFAULT_LEASE_NAME
 
@@ -55,7 +55,7 @@ def _source(path: Path) -> str:
 @functools.cache
 def needed(*, clusterwide: bool) -> frozenset[Permission]:
     """Everything the operator process needs, in one mode."""
-    posting = kopf_settings(KopfOptions(namespaces=() if clusterwide else ("ns",))).posting
+    posting = kopf_settings().posting
     return frozenset(
         code_permissions()
         | kopf_handler_permissions(_source(PACKAGE / "handlers.py"), vars(modelsync.handlers))
@@ -321,9 +321,7 @@ def test_the_operators_kopf_handlers_write_nothing() -> None:
     list/watch of the handled resources and nothing else."""
     found = kopf_handler_permissions(_source(PACKAGE / "handlers.py"), vars(modelsync.handlers))
     assert {p.verb for p in found} == {"list", "watch"}
-    for clusterwide in (True, False):
-        options = KopfOptions(namespaces=() if clusterwide else ("ns",))
-        assert kopf_settings(options).posting.enabled is False
+    assert kopf_settings().posting.enabled is False
 
 
 def test_granted_permissions_refuse_wildcards() -> None:
@@ -383,7 +381,7 @@ def _demo_package(root: Path) -> CallGraph:
     return CallGraph(package, "demo")
 
 
-def _demo_names(module: str) -> dict[str, Any]:
+def _demo_names(_module: str) -> dict[str, Any]:
     return {"GROUP": "g.example", "VERSION": "v1", "PLURAL": "things"}
 
 

@@ -21,9 +21,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import httpx
 import pytest
 
 from fixtures_kube import E2E_KUBECONFIG_ENV, kubectl, start_sandbox, unique_name, wait_for
@@ -403,3 +405,44 @@ def sandbox_only(e2e: E2E) -> KubeSandbox:
 
 def elapsed(start: float) -> float:
     return time.monotonic() - start
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@contextlib.contextmanager
+def operator_of_its_own(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    flags: tuple[str, ...] = OPERATOR_FLAGS,
+    *,
+    ready_timeout: float,
+) -> Iterator[E2E]:
+    """A sandbox cluster with the CRDs and an operator (with metrics and liveness) of their own,
+    for tests that must not share the session's operator; stopped on exit."""
+    sandbox = start_sandbox(tmp_path_factory.mktemp(f"{name}-kube"))
+    log_path = tmp_path_factory.mktemp(f"{name}-operator") / "operator.log"
+    liveness = f"http://127.0.0.1:{free_port()}/healthz"
+    port = free_port()
+    operator = OperatorProcess(
+        sandbox.kubeconfig_path,
+        log_path,
+        (*flags, f"--liveness={liveness}", *metrics_flags(port)),
+    )
+    env = E2E(
+        sandbox.kubeconfig_path, sandbox, operator, liveness, f"http://127.0.0.1:{port}/metrics"
+    )
+    try:
+        env.ok("apply", "-f", str(CRDS))
+        env.ok("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
+        operator.start()
+        for url in (env.metrics_url, liveness):  # the liveness probe answers once Kopf runs
+            wait_for(partial(answers, url), timeout=ready_timeout, interval=0.1, what=url)
+        yield env
+    finally:
+        operator.stop()
+        sandbox.stop_in_thread()

@@ -12,23 +12,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 
 import httpx
 import pytest
 from e2e_harness import (
-    CRDS,
     E2E,
     OPERATOR_FLAGS,
-    OperatorProcess,
     Scenario,
-    free_port,
-    metrics_flags,
     open_scenario,
+    operator_of_its_own,
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from fixtures_kube import E2E_KUBECONFIG_ENV, start_sandbox, wait_for
+from fixtures_kube import E2E_KUBECONFIG_ENV
 
 __all__ = ["Samples", "observed", "observed_scene", "scrape"]
 
@@ -77,41 +73,9 @@ def scrape(url: str) -> Samples:
 def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     if os.environ.get(E2E_KUBECONFIG_ENV):
         pytest.skip("runs a second operator, so it needs a sandbox cluster of its own")
-    sandbox = start_sandbox(tmp_path_factory.mktemp("observed-kube"))
-    log_path = tmp_path_factory.mktemp("observed-operator") / "operator.log"
-    liveness = f"http://127.0.0.1:{free_port()}/healthz"
-    port = free_port()
-    flags = (
-        *(f for f in OPERATOR_FLAGS if not f.startswith("--log-format")),
-        "--log-format=json",
-        f"--liveness={liveness}",
-        *metrics_flags(port),
-    )
-    operator = OperatorProcess(sandbox.kubeconfig_path, log_path, flags)
-    env = E2E(
-        sandbox.kubeconfig_path,
-        sandbox,
-        operator,
-        liveness,
-        f"http://127.0.0.1:{port}/metrics",
-    )
-    try:
-        env.ok("apply", "-f", str(CRDS))
-        env.ok("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
-        operator.start()
-        for url in (env.metrics_url, liveness):  # the liveness probe answers once Kopf runs
-            wait_for(partial(_answers, url), timeout=20, interval=0.1, what=url)
+    flags = (*(f for f in OPERATOR_FLAGS if not f.startswith("--log-format")), "--log-format=json")
+    with operator_of_its_own(tmp_path_factory, "observed", flags, ready_timeout=20) as env:
         yield env
-    finally:
-        operator.stop()
-        sandbox.stop_in_thread()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.fixture

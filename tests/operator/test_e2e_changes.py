@@ -57,7 +57,8 @@ def test_new_deployable_version_updates_and_a_non_deployable_one_does_not(
     assert len(version_events(scenario, name)) == 1
 
 
-def test_steady_state_makes_zero_writes(scenario: Scenario, sandbox_only: object) -> None:
+@pytest.mark.usefixtures("sandbox_only")
+def test_steady_state_makes_zero_writes(scenario: Scenario) -> None:
     scenario.create_sync("steady", select={"mlRepos": ["churn", "fraud"]})
     scenario.wait_condition("steady", "True", "Synced")
 

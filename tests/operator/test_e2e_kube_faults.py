@@ -17,23 +17,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 from e2e_harness import (
-    CRDS,
     E2E,
-    OPERATOR_FLAGS,
-    OperatorProcess,
     Scenario,
-    free_port,
-    metrics_flags,
     open_scenario,
+    operator_of_its_own,
 )
 
-from fixtures_kube import E2E_KUBECONFIG_ENV, start_sandbox, wait_for
+from fixtures_kube import E2E_KUBECONFIG_ENV
 from modelsync_sandbox.kube import KubeSandbox
 from modelsync_sandbox.kube.stats import RequestRecord
 
@@ -60,32 +54,12 @@ MAX_REQUESTS_PER_SECOND = 5.0
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     if os.environ.get(E2E_KUBECONFIG_ENV):
         pytest.skip("injects faults at the sandbox API server")
-    sandbox = start_sandbox(tmp_path_factory.mktemp("faulty-kube"))
-    log_path = tmp_path_factory.mktemp("faulty-operator") / "operator.log"
-    liveness = f"http://127.0.0.1:{free_port()}/healthz"
-    port = free_port()
-    flags = (*OPERATOR_FLAGS, f"--liveness={liveness}", *metrics_flags(port))
-    operator = OperatorProcess(sandbox.kubeconfig_path, log_path, flags)
-    env = E2E(
-        sandbox.kubeconfig_path, sandbox, operator, liveness, f"http://127.0.0.1:{port}/metrics"
-    )
-    try:
-        env.ok("apply", "-f", str(CRDS))
-        env.ok("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
-        operator.start()
-        wait_for(partial(answers, liveness), timeout=60, interval=0.1, what="operator liveness")
-        yield env
-    finally:
-        sandbox.faults.clear()
-        operator.stop()
-        sandbox.stop_in_thread()
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
+    with operator_of_its_own(tmp_path_factory, "faulty", ready_timeout=60) as env:
+        assert env.sandbox is not None
+        try:
+            yield env
+        finally:
+            env.sandbox.faults.clear()
 
 
 @pytest.fixture

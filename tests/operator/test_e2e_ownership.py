@@ -102,7 +102,7 @@ def test_operator_restart_mid_sync_converges_without_duplicates(scenario: Scenar
     killed = threading.Event()
     sandbox = scenario.e2e.sandbox
 
-    def kill_after_a_few_creates(skey: str, event: Any) -> None:
+    def kill_after_a_few_creates(_skey: str, event: Any) -> None:
         obj = event.obj
         if (
             not killed.is_set()

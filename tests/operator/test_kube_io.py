@@ -207,7 +207,7 @@ async def test_apply_plan_goes_on_past_failed_items_and_counts(
                 "model:t/r/r.old",
                 {"spec": {"version": {"id": "v2", "fqn": "f:2", "version": 2}}},
                 ready(),
-                VersionChange("model:t/r/r.old", 1, 2, "v1", "v2"),
+                VersionChange("model:t/r/r.old", 1, 2),
             ),
         ),
         deletes=(

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 import pytest_asyncio
 
-from fixtures_kube import kubectl, unique_name
+from fixtures_kube import eventually, kubectl, unique_name
 from modelsync.api.constants import LABEL_SYNC
 from modelsync.kube.client import KubeApi, load_configuration
 from modelsync.kube.errors import KubeWriteFenced
@@ -35,16 +35,6 @@ T = TypeVar("T")
 TIMING = ElectionTiming(lease_duration=2.0, renew_deadline=1.5, retry_period=0.2)
 WAIT = 5.0  # every wait here is bounded by this
 MODELREFS = "modelrefs"
-
-
-async def eventually(probe: Callable[[], bool], what: str, within: float = WAIT) -> float:
-    """Wait until `probe()`; returns the seconds it took."""
-    start = time.monotonic()
-    while not probe():
-        if time.monotonic() - start > within:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
 
 
 class LoopThread:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from fixtures_kube import kubectl, start_sandbox, unique_name
+from fixtures_kube import eventually, kubectl, start_sandbox, unique_name
 from modelsync.api.constants import LABEL_SYNC
 from modelsync.kube.client import KubeApi, load_configuration
 from modelsync.kube.errors import KubeWriteFenced
@@ -29,16 +29,6 @@ from modelsync_sandbox.kube import KubeSandbox
 
 TIMING = ElectionTiming(lease_duration=1.0, renew_deadline=0.6, retry_period=0.1)
 WAIT = 5.0  # every wait here is bounded by this
-
-
-async def eventually(probe: Callable[[], bool], what: str, within: float = WAIT) -> float:
-    """Wait until `probe()`; returns the seconds it took."""
-    start = time.monotonic()
-    while not probe():
-        if time.monotonic() - start > within:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - start
 
 
 class Replicas:

@@ -18,6 +18,7 @@ from e2e_harness import condition
 from prometheus_client import generate_latest
 from runner_world import TOKEN, World
 
+from fixtures_kube import eventually
 from modelsync.kube.secrets import secret_version
 from modelsync.metrics import OperatorMetrics
 from modelsync.runtime.gates import SyncGates
@@ -288,11 +289,13 @@ async def test_a_dripping_catalog_does_not_hold_back_a_healthy_one(world: World)
         ]
         healthy: SyncWorker | None = None
         try:
-            await wait_until(lambda: gates.catalog_users(dripping.url) == 2, "both to list")
+            await eventually(lambda: gates.catalog_users(dripping.url) == 2, "both to list", WAIT)
             await asyncio.sleep(0.3)  # well into the drip
             started = time.monotonic()
             healthy = worker("healthy", world.create_sync("healthy", select=CHURN))
-            await wait_until(lambda: healthy is not None and healthy.syncs >= 1, "healthy sync")
+            await eventually(
+                lambda: healthy is not None and healthy.syncs >= 1, "healthy sync", WAIT
+            )
             elapsed = time.monotonic() - started
             assert elapsed < 3, f"the healthy sync waited {elapsed:.1f}s"
             assert ready(world, "healthy")["reason"] == "Synced"
@@ -301,14 +304,6 @@ async def test_a_dripping_catalog_does_not_hold_back_a_healthy_one(world: World)
         finally:
             for each in (*stuck, *([healthy] if healthy else [])):
                 await each.stop()
-
-
-async def wait_until(probe: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not probe():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {WAIT}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 # --- no silent crashes -----------------------------------------------------------------------
@@ -388,9 +383,8 @@ def no_versions_endpoint(world: World) -> Iterator[None]:
     world.catalog.faults.clear()
 
 
-async def test_failed_version_lookups_make_the_sync_not_ready(
-    world: World, no_versions_endpoint: None
-) -> None:
+@pytest.mark.usefixtures("no_versions_endpoint")
+async def test_failed_version_lookups_make_the_sync_not_ready(world: World) -> None:
     predictor = "model:acme/churn/churn-predictor"  # latest v6 is not deployable: a lookup
     body = world.create_sync(filters={"fqn": predictor})
     runner = world.runner(catalog_attempts=1)

@@ -279,7 +279,7 @@ def test_delete_policy_deletes_with_uid_precondition() -> None:
     [delete] = plan.deletes
     assert delete.name == "fraud.b"
     uid = cluster.objects["fraud.b"]["metadata"]["uid"]
-    assert delete.delete_options() == {"preconditions": {"uid": uid}}
+    assert delete.uid == uid  # the kube layer deletes with this uid as its precondition
     assert plan.retained == ()
     assert plan.ref_counts().deleted == 1
 

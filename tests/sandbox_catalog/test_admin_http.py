@@ -147,7 +147,7 @@ async def test_requests_and_reset(
 
 
 async def test_hostile_fault_endpoints_arm_what_the_fault_plan_arms(
-    admin: httpx.AsyncClient, api: httpx.AsyncClient
+    admin: httpx.AsyncClient,
 ) -> None:
     posts: list[tuple[str, dict[str, Any]]] = [
         ("/faults/misreport-total", {"delta": -2}),

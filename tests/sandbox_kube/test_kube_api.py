@@ -6,32 +6,22 @@ and the request counters tests rely on."""
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from fixtures_kube import WIDGET_CRD, install_widget_crd
+from fixtures_kube import WIDGET_CRD, install_widget_crd, sandbox_http
 from modelsync_sandbox.kube import KubeSandbox
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 
-def http(sandbox: KubeSandbox, token: str | None) -> httpx.Client:
-    assert sandbox.ca_pem is not None
-    tls = ssl.create_default_context(cadata=sandbox.ca_pem.decode())
-    headers = {}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    return httpx.Client(base_url=sandbox.url, verify=tls, headers=headers, timeout=10)
-
-
 @pytest.fixture
 def api(kube_sandbox: KubeSandbox) -> Iterator[httpx.Client]:
-    with http(kube_sandbox, kube_sandbox.token) as c:
+    with sandbox_http(kube_sandbox, kube_sandbox.token) as c:
         yield c
 
 
@@ -92,7 +82,7 @@ def test_aggregated_discovery(widgets: httpx.Client) -> None:
 
 
 def test_version_and_health(kube_sandbox: KubeSandbox) -> None:
-    with http(kube_sandbox, token=None) as anonymous:
+    with sandbox_http(kube_sandbox, token=None) as anonymous:
         assert anonymous.get("/version").json()["gitVersion"] == "v1.32.0"
         assert anonymous.get("/healthz").text == "ok"
 
@@ -231,7 +221,7 @@ def test_bad_bodies(api: httpx.Client) -> None:
 
 def test_bearer_token_is_required(kube_sandbox: KubeSandbox) -> None:
     for token in (None, "wrong"):
-        with http(kube_sandbox, token=token) as anonymous:
+        with sandbox_http(kube_sandbox, token=token) as anonymous:
             response = anonymous.get("/api/v1/namespaces")
             assert response.status_code == 401
             assert response.json() == {

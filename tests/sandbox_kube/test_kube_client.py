@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from fixtures_kube import (
     WIDGET_CRD,
     ClusterHandle,
+    api_client,
     install_widget_crd,
     start_sandbox,
     unique_name,
@@ -42,8 +43,9 @@ def api(cluster: ClusterHandle) -> Iterator[client.ApiClient]:
 
 
 @pytest.fixture
-def custom(api: client.ApiClient, widget_cluster: ClusterHandle) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api)
+def custom(widget_cluster: ClusterHandle) -> Iterator[client.CustomObjectsApi]:
+    with api_client(widget_cluster.kubeconfig_path) as api:
+        yield client.CustomObjectsApi(api)
 
 
 @pytest.fixture
@@ -173,7 +175,7 @@ def test_noop_patch_changes_nothing(custom: client.CustomObjectsApi, namespace: 
 
 
 def test_json_patch_test_op_guards_the_write(
-    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str
+    custom: client.CustomObjectsApi, namespace: str
 ) -> None:
     obj = create_widget(custom, namespace, "a")
     rv = obj["metadata"]["resourceVersion"]
@@ -495,7 +497,8 @@ def test_dry_run_stores_nothing(core: client.CoreV1Api, namespace: str) -> None:
     assert core.list_namespaced_config_map(namespace).items == []
 
 
-def test_crd_status_conditions(api: client.ApiClient, widget_cluster: ClusterHandle) -> None:
+@pytest.mark.usefixtures("widget_cluster")
+def test_crd_status_conditions(api: client.ApiClient) -> None:
     ext = client.ApiextensionsV1Api(api)
     crd = ext.read_custom_resource_definition(WIDGET_CRD["metadata"]["name"])
     conditions = {c.type: c.status for c in crd.status.conditions}

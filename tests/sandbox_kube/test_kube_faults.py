@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import ssl
 import subprocess
 import sys
 import threading
@@ -20,22 +19,15 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from fixtures_kube import api_client, kubectl
+from fixtures_kube import api_client, kubectl, sandbox_http
 from modelsync_sandbox.kube import KubeSandbox
 
 CM = "/api/v1/namespaces/default/configmaps"
 
 
-def http(sandbox: KubeSandbox, token: str | None) -> httpx.Client:
-    assert sandbox.ca_pem is not None
-    tls = ssl.create_default_context(cadata=sandbox.ca_pem.decode())
-    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    return httpx.Client(base_url=sandbox.url, verify=tls, headers=headers, timeout=10)
-
-
 @pytest.fixture
 def api(kube_sandbox: KubeSandbox) -> Iterator[httpx.Client]:
-    with http(kube_sandbox, kube_sandbox.token) as c:
+    with sandbox_http(kube_sandbox, kube_sandbox.token) as c:
         yield c
 
 
@@ -236,9 +228,7 @@ def test_delay_slows_only_the_matching_requests(
     assert [r.fault for r in kube_sandbox.stats.log if r.verb == "get"] == ["delay", ""]
 
 
-def test_admin_endpoint_arms_lists_and_clears_faults(
-    kube_sandbox: KubeSandbox, api: httpx.Client
-) -> None:
+def test_admin_endpoint_arms_lists_and_clears_faults(api: httpx.Client) -> None:
     armed = api.post(
         "/_sandbox/faults",
         json={"fault": "status", "status": 429, "verbs": ["list"], "resources": ["configmaps"]},
@@ -269,10 +259,10 @@ def test_admin_endpoint_arms_lists_and_clears_faults(
 def test_admin_endpoint_needs_the_token_and_a_valid_fault(
     kube_sandbox: KubeSandbox, api: httpx.Client
 ) -> None:
-    with http(kube_sandbox, None) as anonymous:
+    with sandbox_http(kube_sandbox, None) as anonymous:
         assert anonymous.get("/_sandbox/faults").status_code == 401
         assert anonymous.post("/_sandbox/faults", json={"fault": "drop"}).status_code == 401
-    with http(kube_sandbox, "wrong") as wrong:
+    with sandbox_http(kube_sandbox, "wrong") as wrong:
         assert wrong.delete("/_sandbox/faults").status_code == 401
     refused = api.post("/_sandbox/faults", json={"fault": "status", "status": 418})
     assert refused.status_code == 400

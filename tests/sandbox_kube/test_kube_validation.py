@@ -29,8 +29,9 @@ def api(cluster: ClusterHandle) -> Iterator[client.ApiClient]:
 
 
 @pytest.fixture
-def custom(api: client.ApiClient, widget_cluster: ClusterHandle) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api)
+def custom(widget_cluster: ClusterHandle) -> Iterator[client.CustomObjectsApi]:
+    with api_client(widget_cluster.kubeconfig_path) as api:
+        yield client.CustomObjectsApi(api)
 
 
 @pytest.fixture
@@ -182,7 +183,7 @@ def test_schema_defaults_are_applied(custom: client.CustomObjectsApi, namespace:
 
 
 def test_unknown_fields_are_pruned_with_a_warning(
-    api: client.ApiClient, custom: client.CustomObjectsApi, namespace: str
+    custom: client.CustomObjectsApi, namespace: str
 ) -> None:
     body = widget(bogus=1, extra={"anything": {"goes": True}})
     body["topLevel"] = "x"

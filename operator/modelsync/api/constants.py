@@ -14,13 +14,11 @@ KIND_SYNC: Final = "ModelCatalogSync"
 PLURAL_SYNC: Final = "modelcatalogsyncs"
 SINGULAR_SYNC: Final = "modelcatalogsync"
 SHORT_NAME_SYNC: Final = "mcs"
-CRD_NAME_SYNC: Final = f"{PLURAL_SYNC}.{GROUP}"
 
 KIND_MODELREF: Final = "ModelRef"
 PLURAL_MODELREF: Final = "modelrefs"
 SINGULAR_MODELREF: Final = "modelref"
 SHORT_NAME_MODELREF: Final = "mref"
-CRD_NAME_MODELREF: Final = f"{PLURAL_MODELREF}.{GROUP}"
 
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE: Final = "modelsync"

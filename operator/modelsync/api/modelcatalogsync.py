@@ -31,7 +31,6 @@ URL_PATTERN: Final = (
 API_PATH_PATTERN: Final = r"^/[^\t\n\f\r ?#]*$"
 DURATION_PATTERN: Final = r"^([0-9]+(\.[0-9]+)?(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$"
 DEFAULT_API_PATH: Final = "/api/ml/v1"
-DEFAULT_INTERVAL: Final = "5m"
 MAX_FAILURE_MESSAGE_LENGTH: Final = 1024
 
 
@@ -83,7 +82,7 @@ class ModelCatalogSyncSpec(WireModel):
     filters: SyncFilters = Field(default_factory=SyncFilters)
     select: SelectSpec = Field(default_factory=SelectSpec, exclude_if=is_empty)
     version_policy: VersionPolicy = VersionPolicy.LATEST_DEPLOYABLE
-    # None: the operator's --default-interval applies (DEFAULT_INTERVAL unless changed).
+    # None: the operator's --default-interval applies (5m unless changed).
     interval: str | None = Field(default=None, pattern=DURATION_PATTERN)
     suspend: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN

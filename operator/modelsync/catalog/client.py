@@ -427,19 +427,6 @@ class CatalogClient:
 
     # --- one GET with retries ------------------------------------------------------------
 
-    async def _get_json(
-        self,
-        path: str,
-        params: Mapping[str, str | int] | None = None,
-        *,
-        not_found: type[NotFound] = NotFound,
-    ) -> Any:
-        """GET `{api_path}{path}` and return the decoded JSON body (retries included)."""
-        payload, _ = await self._fetch_json(
-            path, params or {}, not_found=not_found, counter=_RequestCounter()
-        )
-        return payload
-
     async def _fetch_json(
         self,
         path: str,

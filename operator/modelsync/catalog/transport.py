@@ -105,9 +105,9 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
     async def connect_unix_socket(
         self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's backend interface
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+        path: str,  # noqa: ARG002 - httpcore's backend interface names these parameters
+        timeout: float | None = None,  # noqa: ASYNC109, ARG002
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,  # noqa: ARG002
     ) -> httpcore.AsyncNetworkStream:
         raise DestinationRefused("the catalog client does not connect to Unix sockets")
 

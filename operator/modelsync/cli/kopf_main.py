@@ -45,7 +45,7 @@ class KopfOptions:
     leader_election: LeaderElectionConfig | None = None
 
 
-def kopf_settings(options: KopfOptions) -> kopf.OperatorSettings:
+def kopf_settings() -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     settings.posting.enabled = False  # our own Events only; Kopf would post handler results
     # Server-side filter: only ModelRefs the operator manages are watched.
@@ -101,7 +101,7 @@ async def run_operator(
             elector.start()
         await kopf.operator(
             registry=registry,
-            settings=kopf_settings(options),
+            settings=kopf_settings(),
             standalone=True,
             clusterwide=not options.namespaces,
             namespaces=list(options.namespaces),

@@ -191,7 +191,7 @@ def sync_status(
     next_sync_time: datetime | None = None,
     reconcile_requested_at: str | None = None,
 ) -> ModelCatalogSyncStatus:
-    """The ModelCatalogSync status after one sync attempt (write it with `to_k8s_patch()`).
+    """The ModelCatalogSync status after one sync attempt (the runtime's status writer writes it).
 
     Ready/Reconciling/Stalled follow docs/design.md, Conditions; lastTransitionTime changes
     only when a condition's status changes. Counts, catalog numbers and failures of the last

@@ -133,7 +133,7 @@ def _update(desired: DesiredRef, current: ExistingRef, now: datetime) -> UpdateR
     old_id, old_number = version_of(current.spec)
     new_id, new_number = version_of(desired.spec)
     if spec_patch and old_id != new_id:
-        change = VersionChange(desired.model_fqn, old_number, new_number, old_id, new_id)
+        change = VersionChange(desired.model_fqn, old_number, new_number)
 
     generation = current.generation
     if generation is not None and spec_patch:

@@ -98,8 +98,6 @@ class VersionChange:
     model_fqn: str
     old_version: int | None
     new_version: int | None
-    old_version_id: str | None
-    new_version_id: str | None
 
     @property
     def message(self) -> str:
@@ -126,22 +124,12 @@ class UpdateRef:
     status: JsonDict | None  # `{"status": {...}}` merge patch; None: status unchanged
     version_change: VersionChange | None = None
 
-    @property
-    def spec_changed(self) -> bool:
-        return self.patch is not None and "spec" in self.patch
-
 
 @dataclass(frozen=True, slots=True)
 class DeleteRef:
     name: str
     uid: str | None
     model_fqn: str | None
-
-    def delete_options(self) -> JsonDict:
-        """DeleteOptions body: delete only the object that was planned (uid precondition)."""
-        if self.uid is None:
-            return {}
-        return {"preconditions": {"uid": self.uid}}
 
 
 @dataclass(frozen=True, slots=True)

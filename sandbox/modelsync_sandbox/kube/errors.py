@@ -163,7 +163,7 @@ def method_not_allowed(message: str = "") -> ApiError:
     )
 
 
-def unsupported_media_type(content_type: str, accepted: Sequence[str]) -> ApiError:
+def unsupported_media_type(accepted: Sequence[str]) -> ApiError:
     return ApiError(
         415,
         "UnsupportedMediaType",
@@ -188,11 +188,6 @@ def expired(message: str) -> ApiError:
 
 def unauthorized() -> ApiError:
     return ApiError(401, "Unauthorized", "Unauthorized")
-
-
-def unprocessable(message: str) -> ApiError:
-    """A 422 without causes: what a failed JSON-patch `test` op yields."""
-    return ApiError(422, "Invalid", message)
 
 
 def internal(message: str) -> ApiError:

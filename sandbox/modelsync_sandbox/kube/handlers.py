@@ -174,9 +174,9 @@ class ResourceHandlers:
         if verb == "patch":
             content_type = negotiation.bare_content_type(request.headers.get("Content-Type", ""))
             if content_type not in _PATCH_TYPES or content_type == APPLY_PATCH:
-                raise errors.unsupported_media_type(content_type, self.ops.patch_types(rt))
+                raise errors.unsupported_media_type(self.ops.patch_types(rt))
             if content_type == STRATEGIC_PATCH and rt.custom:
-                raise errors.unsupported_media_type(content_type, self.ops.patch_types(rt))
+                raise errors.unsupported_media_type(self.ops.patch_types(rt))
             patch = negotiation.decode_body(
                 await request.read(), "application/json", allowed=("application/json",)
             )

@@ -99,7 +99,7 @@ def _immutable_causes(
     return found
 
 
-def _secret(rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
+def _secret(_rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
     data = obj.get("data")
     _decode_base64_map("Secret", data)
     string_data = obj.pop("stringData", None)
@@ -128,7 +128,7 @@ def _secret(rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[C
     return found
 
 
-def _configmap(rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
+def _configmap(_rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
     data = obj.get("data") or {}
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise bad_request(
@@ -152,7 +152,7 @@ def _configmap(rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> lis
 # -- Namespaces --------------------------------------------------------------------
 
 
-def _namespace_create(rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
+def _namespace_create(_rt: ResourceType, obj: JsonObject, _old: JsonObject | None) -> list[Cause]:
     meta = obj["metadata"]
     meta.setdefault("labels", {})[NAMESPACE_NAME_LABEL] = meta.get("name", "")
     obj["spec"] = {"finalizers": [NAMESPACE_FINALIZER]}
@@ -160,7 +160,7 @@ def _namespace_create(rt: ResourceType, obj: JsonObject, old: JsonObject | None)
     return []
 
 
-def _namespace_update(rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
+def _namespace_update(_rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
     assert old is not None
     meta = obj["metadata"]
     meta.setdefault("labels", {})[NAMESPACE_NAME_LABEL] = meta.get("name", "")
@@ -204,7 +204,7 @@ def from_wire(rt: ResourceType, obj: JsonObject) -> JsonObject:
     return obj
 
 
-def _event(rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
+def _event(rt: ResourceType, obj: JsonObject, _old: JsonObject | None) -> list[Cause]:
     found: list[Cause] = []
     namespace = obj["metadata"].get("namespace", "")
     involved = obj.get("involvedObject") or {}
@@ -345,12 +345,12 @@ def _crd_version_causes(versions: Any) -> list[Cause]:
     return found
 
 
-def _crd_create(rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
+def _crd_create(_rt: ResourceType, obj: JsonObject, _old: JsonObject | None) -> list[Cause]:
     obj.pop("status", None)
     return _crd_causes(obj)
 
 
-def _crd_update(rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
+def _crd_update(_rt: ResourceType, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
     assert old is not None
     found = _crd_causes(obj)
     old_spec = old.get("spec") or {}

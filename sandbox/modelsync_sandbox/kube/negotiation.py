@@ -91,7 +91,7 @@ def decode_body(raw: bytes, content_type: str, *, allowed: tuple[str, ...]) -> A
     """Parse a request body: JSON (or YAML where allowed); 415/400 as the API answers."""
     mime = bare_content_type(content_type) or "application/json"
     if mime not in allowed:
-        raise errors.unsupported_media_type(mime, allowed)
+        raise errors.unsupported_media_type(allowed)
     if not raw.strip():
         raise errors.bad_request("the body of the request was empty")
     if mime == protobuf.PROTOBUF:

@@ -18,6 +18,7 @@ from modelsync_sandbox.kube import causes as c
 from modelsync_sandbox.kube import errors, kinds
 from modelsync_sandbox.kube.errors import ApiError, JsonObject
 from modelsync_sandbox.kube.meta import (
+    OBJECT_META_FIELDS,
     clone,
     clone_object,
     finalizers,
@@ -55,26 +56,6 @@ JSON_PATCH = "application/json-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
-# ObjectMeta's JSON fields; others are unknown and dropped like the Go decoder does.
-_OBJECT_META_FIELDS = frozenset(
-    (
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    )
-)
 _SERVER_OWNED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 _ROOT_FIELDS = ("apiVersion", "kind", "metadata")
 RV_SET_ON_CREATE = "resourceVersion should not be set on objects to be created"
@@ -127,16 +108,7 @@ class Operations:
     ) -> WriteResult:
         obj = self._decode(rt, body)
         meta = obj["metadata"]
-        if rt.namespaced:
-            body_ns = meta.get("namespace")
-            if body_ns and body_ns != namespace:
-                raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent "
-                    "on the request"
-                )
-            meta["namespace"] = namespace
-        else:
-            meta.pop("namespace", None)
+        _place_in_namespace(rt, meta, namespace)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = generate_name(str(meta["generateName"]))
         name = str(meta.get("name") or "")
@@ -272,7 +244,7 @@ class Operations:
                     )
                 patched = strategic_merge_patch(current, patch)
             else:
-                raise errors.unsupported_media_type(content_type, self.patch_types(rt))
+                raise errors.unsupported_media_type(self.patch_types(rt))
         except PatchError as exc:
             raise ApiError(exc.status_code, _reason(exc.status_code), str(exc)) from None
         if not isinstance(patched, dict):
@@ -528,16 +500,7 @@ class Operations:
             raise errors.bad_request(
                 f"the name of the object ({body_name}) does not match the name on the URL ({name})"
             )
-        if rt.namespaced:
-            body_ns = meta.get("namespace")
-            if body_ns and body_ns != namespace:
-                raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent "
-                    "on the request"
-                )
-            meta["namespace"] = namespace
-        else:
-            meta.pop("namespace", None)
+        _place_in_namespace(rt, meta, namespace)
 
     def _meta_causes(self, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
         meta = obj["metadata"]
@@ -565,7 +528,7 @@ class Operations:
         """Drop fields the Go types would not decode; warn or fail per fieldValidation."""
         unknown: list[str] = []
         meta = obj["metadata"]
-        for key in [k for k in meta if k not in _OBJECT_META_FIELDS]:
+        for key in [k for k in meta if k not in OBJECT_META_FIELDS]:
             unknown.append(f"metadata.{key}")
             del meta[key]
         known = kinds.KNOWN_FIELDS.get(rt.storage_key)
@@ -736,3 +699,18 @@ def _pruned_paths(before: Any, after: Any, prefix: str) -> list[str]:
         for i, (b, a) in enumerate(zip(before, after, strict=True)):
             found += _pruned_paths(b, a, f"{prefix}[{i}]")
     return found
+
+
+def _place_in_namespace(rt: ResourceType, meta: JsonObject, namespace: str) -> None:
+    """The request's namespace goes into a namespaced object's metadata (a different one in
+    the body is a 400); a cluster-scoped object has none."""
+    if rt.namespaced:
+        body_ns = meta.get("namespace")
+        if body_ns and body_ns != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent "
+                "on the request"
+            )
+        meta["namespace"] = namespace
+    else:
+        meta.pop("namespace", None)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from modelsync_sandbox.kube.meta import clone, json_equal
+
 GENERIC_422_MESSAGE = "the server rejected our request due to an error in our request"
 
 
@@ -27,22 +29,14 @@ class PatchError(ValueError):
         super().__init__(GENERIC_422_MESSAGE if status_code == 422 else detail)
 
 
-def _clone(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clone(v) for v in value]
-    return value
-
-
 # -- RFC 7386 -----------------------------------------------------------------------------------
 
 
 def json_merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 MergePatch: objects merge recursively, null deletes, anything else replaces."""
     if not isinstance(patch, dict):
-        return _clone(patch)
-    result = {k: _clone(v) for k, v in target.items()} if isinstance(target, dict) else {}
+        return clone(patch)
+    result = {k: clone(v) for k, v in target.items()} if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -54,19 +48,19 @@ def json_merge_patch(target: Any, patch: Any) -> Any:
 def create_merge_patch(original: Any, modified: Any) -> Any:
     """The RFC 7386 patch that turns `original` into `modified` (objects diffed recursively)."""
     if not isinstance(original, dict) or not isinstance(modified, dict):
-        return _clone(modified)
+        return clone(modified)
     patch: dict[str, Any] = {}
     for key in original:
         if key not in modified:
             patch[key] = None
     for key, value in modified.items():
         if key not in original:
-            patch[key] = _clone(value)
+            patch[key] = clone(value)
         elif original[key] != value or type(original[key]) is not type(value):
             if isinstance(original[key], dict) and isinstance(value, dict):
                 patch[key] = create_merge_patch(original[key], value)
             else:
-                patch[key] = _clone(value)
+                patch[key] = clone(value)
     return patch
 
 
@@ -162,18 +156,6 @@ def _remove(doc: Any, path: str, op: str = "remove") -> tuple[Any, Any]:
     raise PatchError(f"{op} operation does not apply: doc is missing path: {path!r}")
 
 
-def _json_equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-
-
 def _member(op: Mapping[str, Any], name: str, kind: str) -> Any:
     if name not in op:
         raise PatchError(f'{kind} operation is missing "{name}"')
@@ -188,12 +170,12 @@ def _apply_one(doc: Any, op: Mapping[str, Any]) -> Any:
         raise PatchError("a JSON patch operation must be an object")
     kind = op.get("op")
     if kind == "add":
-        return _add(doc, _member(op, "path", kind), _clone(_member(op, "value", kind)))
+        return _add(doc, _member(op, "path", kind), clone(_member(op, "value", kind)))
     if kind == "remove":
         return _remove(doc, _member(op, "path", kind))[0]
     if kind == "replace":
         path = _member(op, "path", kind)
-        value = _clone(_member(op, "value", kind))
+        value = clone(_member(op, "value", kind))
         if not parse_pointer(path):
             return value
         doc, _ = _remove(doc, path, "replace")
@@ -205,7 +187,7 @@ def _apply_one(doc: Any, op: Mapping[str, Any]) -> Any:
         doc, value = _remove(doc, source, "move")
         return _add(doc, path, value, "move")
     if kind == "copy":
-        value = _clone(_get(doc, _member(op, "from", kind), "copy"))
+        value = clone(_get(doc, _member(op, "from", kind), "copy"))
         return _add(doc, _member(op, "path", kind), value, "copy")
     if kind == "test":
         path = _member(op, "path", kind)
@@ -217,7 +199,7 @@ def _apply_one(doc: Any, op: Mapping[str, Any]) -> Any:
             if expected is None:
                 return doc
             raise PatchError(f"testing value {path} failed") from None
-        if not _json_equal(actual, expected):
+        if not json_equal(actual, expected):
             raise PatchError(f"testing value {path} failed")
         return doc
     raise PatchError(f"Unexpected kind: {kind}")
@@ -225,7 +207,7 @@ def _apply_one(doc: Any, op: Mapping[str, Any]) -> Any:
 
 def json_patch(target: Any, ops: list[dict[str, Any]]) -> Any:
     """RFC 6902: apply add/remove/replace/move/copy/test in order; all or nothing."""
-    doc = _clone(target)
+    doc = clone(target)
     for op in ops:
         doc = _apply_one(doc, op)
     return doc
@@ -282,10 +264,10 @@ def _smp_map(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, A
     if directive == "delete":
         return None
     if directive == "replace":
-        return {k: _clone(v) for k, v in patch.items() if k != _PATCH and not k.startswith("$")}
+        return {k: clone(v) for k, v in patch.items() if k != _PATCH and not k.startswith("$")}
     if directive is not None and directive != "merge":
         raise PatchError(f"Unknown patch type: {directive}, Unable to apply patch", 400)
-    result = {k: _clone(v) for k, v in target.items()}
+    result = {k: clone(v) for k, v in target.items()}
     orders: dict[str, list[Any]] = {}
     for key, value in patch.items():
         if key == _PATCH:
@@ -320,7 +302,7 @@ def _smp_map(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, A
         elif isinstance(value, list):
             result[key] = _smp_list(key, current if isinstance(current, list) else [], value)
         else:
-            result[key] = _clone(value)
+            result[key] = clone(value)
     retain = patch.get(_RETAIN_KEYS)
     if isinstance(retain, list):
         result = {k: v for k, v in result.items() if k in retain}
@@ -333,15 +315,15 @@ def _smp_map(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, A
 def _smp_list(name: str, current: list[Any], patch: list[Any]) -> list[Any]:
     replace = [i for i in patch if isinstance(i, dict) and i.get(_PATCH) == "replace"]
     if replace:
-        return [_clone(i) for i in patch if not (isinstance(i, dict) and _PATCH in i)]
+        return [clone(i) for i in patch if not (isinstance(i, dict) and _PATCH in i)]
     key = MERGE_KEYS.get(name)
     if name in MERGED_SCALAR_LISTS:
-        merged = [_clone(i) for i in current]
-        merged += [_clone(i) for i in patch if i not in merged]
+        merged = [clone(i) for i in current]
+        merged += [clone(i) for i in patch if i not in merged]
         return merged
     if key is None:
-        return [_clone(i) for i in patch]
-    result = [_clone(i) for i in current]
+        return [clone(i) for i in patch]
+    result = [clone(i) for i in current]
     for item in patch:
         if not isinstance(item, dict) or key not in item:
             raise PatchError(f"map: {item} does not contain declared merge key: {key}", 400)

@@ -170,7 +170,7 @@ def decode(raw: bytes) -> dict[str, Any]:
         type_meta = envelope.get("typeMeta") or {}
         kind = str(type_meta.get("kind", ""))
         if kind not in _KINDS:
-            raise errors.unsupported_media_type(PROTOBUF, ("application/json", "application/yaml"))
+            raise errors.unsupported_media_type(("application/json", "application/yaml"))
         obj = _message(envelope.get("raw", b""), kind)
     except (_Malformed, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"unable to decode protobuf body: {exc}") from None

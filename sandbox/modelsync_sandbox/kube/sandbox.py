@@ -159,7 +159,7 @@ class KubeSandbox:
 
     # -- persistence ---------------------------------------------------------------------
 
-    def _mark_dirty(self, skey: str, event: object) -> None:
+    def _mark_dirty(self, _skey: str, _event: object) -> None:
         self._dirty = True
 
     def persist(self) -> None:

@@ -30,6 +30,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from modelsync_sandbox.kube.meta import OBJECT_META_FIELDS, clone, json_equal
 from modelsync_sandbox.kube.validation import (
     Cause,
     format_go_float,
@@ -42,36 +43,7 @@ from modelsync_sandbox.kube.validation import (
 Schema = Mapping[str, Any]
 
 _META_FIELDS = frozenset({"apiVersion", "kind", "metadata"})
-# The ObjectMeta JSON fields; unknown keys in an embedded resource's metadata are dropped.
-_OBJECT_META_FIELDS = frozenset(
-    {
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    }
-)
 _TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean"})
-
-
-def clone(value: Any) -> Any:
-    """Deep copy of a JSON value."""
-    if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clone(v) for v in value]
-    return value
 
 
 def apply_structural_schema(
@@ -227,7 +199,7 @@ def _coerce_metadata(x: dict[str, Any], path: str, state: _Pruning) -> None:
     """objectmeta.Coerce for an embedded resource: unknown ObjectMeta fields are dropped."""
     meta = x.get("metadata")
     if isinstance(meta, dict):
-        for key in [k for k in meta if k not in _OBJECT_META_FIELDS]:
+        for key in [k for k in meta if k not in OBJECT_META_FIELDS]:
             state.removed.append(_child(path, key))
             del meta[key]
 
@@ -492,19 +464,6 @@ def _check_number(x: float, s: Schema, path: str, causes: list[Cause]) -> None:
             )
 
 
-def _json_equal(a: Any, b: Any) -> bool:
-    """Equality of decoded JSON values: numbers by value, booleans never equal to numbers."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-
-
 def _check_array(x: list[Any], s: Schema, path: str, causes: list[Cause]) -> None:
     """schemaSliceValidator: items, minItems, maxItems, uniqueItems."""
     items = _items(s)
@@ -526,14 +485,14 @@ def _check_array(x: list[Any], s: Schema, path: str, causes: list[Cause]) -> Non
             )
         )
     if _flag(s, "uniqueItems") and any(
-        _json_equal(x[i], x[j]) for i in range(len(x)) for j in range(i)
+        json_equal(x[i], x[j]) for i in range(len(x)) for j in range(i)
     ):
         causes.append(invalid(path, "", f"{path} in body shouldn't contain duplicates"))
 
 
 def _check_enum(x: Any, s: Schema, path: str, causes: list[Cause]) -> None:
     enum = s.get("enum")
-    if not isinstance(enum, list) or any(_json_equal(x, allowed) for allowed in enum):
+    if not isinstance(enum, list) or any(json_equal(x, allowed) for allowed in enum):
         return
     shown = ", ".join(format_go_value(v if isinstance(v, str) else _json_text(v)) for v in enum)
     causes.append(
@@ -735,7 +694,7 @@ def _validate_list_types(x: Any, s: Schema | None, path: str, causes: list[Cause
         list_type = s.get("x-kubernetes-list-type")
         if list_type == "set":
             for i, item in enumerate(x):
-                if any(_json_equal(item, x[j]) for j in range(i)):
+                if any(json_equal(item, x[j]) for j in range(i)):
                     causes.append(
                         Cause(
                             "FieldValueDuplicate",
@@ -750,7 +709,7 @@ def _validate_list_types(x: Any, s: Schema | None, path: str, causes: list[Cause
                 if not isinstance(item, dict):
                     continue
                 identity = {k: item[k] for k in keys if k in item}
-                if any(_json_equal(identity, other) for other in seen):
+                if any(json_equal(identity, other) for other in seen):
                     causes.append(
                         Cause(
                             "FieldValueDuplicate",
