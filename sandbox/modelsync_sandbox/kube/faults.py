@@ -240,6 +240,17 @@ class _OpenWatch:
     done: bool = field(default=False)
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Which requests a fault hits, as the arming methods take it."""
+
+    verbs: Iterable[str]
+    resources: Iterable[str]
+    namespace: str | None
+    name: str | None
+    count: int | None
+
+
 class FaultInjector:
     """The armed faults of one sandbox. Safe to use from any thread."""
 
@@ -280,18 +291,8 @@ class FaultInjector:
         a 429 carries `Retry-After` (default 1 s)."""
         if status == 429 and retry_after is None:
             retry_after = DEFAULT_RETRY_AFTER
-        return self.add(
-            Fault(
-                STATUS,
-                status=status,
-                retry_after=retry_after,
-                verbs=frozenset(verbs),
-                resources=frozenset(resources),
-                namespace=namespace,
-                name=name,
-                count=count,
-            )
-        )
+        target = _Target(verbs, resources, namespace, name, count)
+        return self._arm(STATUS, target, status=status, retry_after=retry_after)
 
     def expire_watches(
         self,
@@ -302,16 +303,7 @@ class FaultInjector:
         count: int | None = None,
     ) -> int:
         """Matching watches (open ones too) get an ERROR event with a 410 Expired Status."""
-        return self.add(
-            Fault(
-                GONE,
-                verbs=frozenset(("watch",)),
-                resources=frozenset(resources),
-                namespace=namespace,
-                name=name,
-                count=count,
-            )
-        )
+        return self._arm(GONE, _Target(("watch",), resources, namespace, name, count))
 
     def delay(
         self,
@@ -324,17 +316,8 @@ class FaultInjector:
         count: int | None = None,
     ) -> int:
         """Wait `seconds` before serving matching requests (they then run as usual)."""
-        return self.add(
-            Fault(
-                DELAY,
-                seconds=seconds,
-                verbs=frozenset(verbs),
-                resources=frozenset(resources),
-                namespace=namespace,
-                name=name,
-                count=count,
-            )
-        )
+        target = _Target(verbs, resources, namespace, name, count)
+        return self._arm(DELAY, target, seconds=seconds)
 
     def drop(
         self,
@@ -346,14 +329,18 @@ class FaultInjector:
         count: int | None = None,
     ) -> int:
         """Close the connection of matching requests (and open watches) without an answer."""
+        return self._arm(DROP, _Target(verbs, resources, namespace, name, count))
+
+    def _arm(self, kind: str, target: _Target, **what: Any) -> int:
         return self.add(
             Fault(
-                DROP,
-                verbs=frozenset(verbs),
-                resources=frozenset(resources),
-                namespace=namespace,
-                name=name,
-                count=count,
+                kind,
+                verbs=frozenset(target.verbs),
+                resources=frozenset(target.resources),
+                namespace=target.namespace,
+                name=target.name,
+                count=target.count,
+                **what,
             )
         )
 
