@@ -9,9 +9,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 PYPROJECTS := pyproject.toml sandbox/pyproject.toml
-PYTEST_ARGS ?= -n 2
+# loadgroup: the tests of the real control plane (xdist group "real-cluster") share one
+# worker and one control plane; the rest spread over both workers.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
-.PHONY: test lint typecheck importcheck unit demo sandbox-catalog bench clean
+.PHONY: test lint typecheck importcheck unit control-plane demo sandbox-catalog bench clean
 
 define make_venv
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python >= 3.11 required")'
@@ -40,7 +42,12 @@ typecheck: $(STAMP)
 importcheck: $(STAMP)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+# The real control plane (etcd, kube-apiserver, kube-controller-manager) from
+# tools/control-plane, built once per machine into ~/.cache/modelsync/control-plane.
+control-plane:
+	scripts/real-cluster build
+
+unit: $(STAMP) control-plane
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck importcheck unit

@@ -1,3 +1,3 @@
 """Shared pytest set-up: fixtures for the sandbox servers live in their own plugin modules."""
 
-pytest_plugins = ["fixtures_catalog", "fixtures_kube"]
+pytest_plugins = ["fixtures_catalog", "fixtures_kube", "fixtures_real_cluster"]

@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from fixtures_kube import E2E_KUBECONFIG_ENV, kubectl, start_sandbox, unique_name, wait_for
+from fixtures_real_cluster import RealCluster
 from modelsync_sandbox.catalog_server import CatalogSandbox
 from modelsync_sandbox.catalog_store import load_fixture_data
 
@@ -39,6 +40,9 @@ T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[2]
 CRDS = ROOT / "crds"
+DEPLOY_BASE = ROOT / "deploy" / "base"
+OPERATOR_NAMESPACE = "modelsync-system"
+OPERATOR_SERVICE_ACCOUNT = "modelsync"
 # A bound, not a pace: waits poll every 0.1 s and return as soon as the state is there.
 WAIT_TIMEOUT = 30.0
 # Distinctive, so a scan for it cannot hit anything else.
@@ -141,6 +145,8 @@ class E2E:
     operator: OperatorProcess
     liveness_url: str
     metrics_url: str = ""
+    # The real API server's audit log (every write), when we started that server.
+    audit_log: Path | None = None
 
     def kubectl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         start = time.monotonic()
@@ -156,20 +162,46 @@ class E2E:
 
 
 @pytest.fixture(scope="session")
-def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
-    real = os.environ.get(E2E_KUBECONFIG_ENV)
+def e2e_server(request: pytest.FixtureRequest) -> str:
+    """Which API server the e2e suite runs on: "sandbox" or "real" (see conftest.py)."""
+    server: str = request.param
+    return server
+
+
+@pytest.fixture(scope="session")
+def e2e(
+    e2e_server: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[E2E]:
     sandbox = None
-    if real:
-        kubeconfig = Path(real)
+    audit_log = None
+    if e2e_server == "real":
+        # The real control plane, or the cluster MODELSYNC_E2E_KUBECONFIG names. The
+        # operator runs as deploy/base's ServiceAccount, so a real authorizer checks our RBAC.
+        real: RealCluster = request.getfixturevalue("real_cluster")
+        kubeconfig = real.kubeconfig
+        install_deploy_base(real)
+        operator_kubeconfig = real.service_account_kubeconfig(
+            OPERATOR_NAMESPACE,
+            OPERATOR_SERVICE_ACCOUNT,
+            tmp_path_factory.mktemp("operator-sa") / "kubeconfig",
+        )
+        audit_log = real.audit_log
     else:
         sandbox = start_sandbox(tmp_path_factory.mktemp("kube"))
-        kubeconfig = sandbox.kubeconfig_path
+        kubeconfig = operator_kubeconfig = sandbox.kubeconfig_path
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
     liveness = f"http://127.0.0.1:{free_port()}/healthz"
     metrics_port = free_port()
     flags = (*OPERATOR_FLAGS, f"--liveness={liveness}", *metrics_flags(metrics_port))
-    operator = OperatorProcess(kubeconfig, log_path, flags)
-    env = E2E(kubeconfig, sandbox, operator, liveness, f"http://127.0.0.1:{metrics_port}/metrics")
+    operator = OperatorProcess(operator_kubeconfig, log_path, flags)
+    env = E2E(
+        kubeconfig,
+        sandbox,
+        operator,
+        liveness,
+        f"http://127.0.0.1:{metrics_port}/metrics",
+        audit_log=audit_log,
+    )
     try:
         env.ok("apply", "-f", str(CRDS))
         env.ok("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
@@ -179,6 +211,13 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
         operator.stop()
         if sandbox is not None:
             sandbox.stop_in_thread()
+
+
+def install_deploy_base(real: RealCluster) -> None:
+    """`kubectl apply --server-side -k deploy/base`: CRDs, namespace, ServiceAccount, RBAC
+    and a Deployment whose pods never run (the control plane has no scheduler or kubelet)."""
+    real.ok("apply", "--server-side", "--force-conflicts", "-k", str(DEPLOY_BASE))
+    real.ok("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
 
 
 @dataclass
@@ -298,12 +337,23 @@ class Scenario:
         return len(self.e2e.operator.sync_lines(self.namespace, name))
 
     def writes(self) -> list[str]:
-        """Write requests into this namespace seen by the sandbox (Secrets excluded)."""
-        assert self.e2e.sandbox is not None
+        """Write requests into this namespace (Secrets excluded), from the sandbox's request
+        log or the real API server's audit log."""
+        if self.e2e.sandbox is not None:
+            return [
+                f"{r.verb} {r.resource} {r.path}"
+                for r in self.e2e.sandbox.stats.log
+                if r.namespace == self.namespace
+                and r.verb in WRITE_VERBS
+                and r.resource != "secrets"
+            ]
+        assert self.e2e.audit_log is not None, "use the write_log fixture"
         return [
-            f"{r.verb} {r.resource} {r.path}"
-            for r in self.e2e.sandbox.stats.log
-            if r.namespace == self.namespace and r.verb in WRITE_VERBS and r.resource != "secrets"
+            f"{event['verb']} {event['objectRef']['resource']} {event['requestURI']}"
+            for event in audited_writes(self.e2e.audit_log)
+            if event["objectRef"].get("namespace") == self.namespace
+            and event["objectRef"].get("resource") != "secrets"
+            and not is_control_plane(event["user"].get("username", ""))
         ]
 
     # --- waiting -----------------------------------------------------------------------
@@ -397,10 +447,32 @@ def crd_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSandbo
 
 
 @pytest.fixture
-def sandbox_only(e2e: E2E) -> KubeSandbox:
-    if e2e.sandbox is None:
-        pytest.skip("counts requests at the sandbox API server")
-    return e2e.sandbox
+def write_log(e2e: E2E) -> None:
+    """Skips on a cluster whose write requests we cannot see (one we did not start)."""
+    if e2e.sandbox is None and e2e.audit_log is None:
+        pytest.skip("counts write requests: needs the sandbox or a control plane we started")
+
+
+def is_control_plane(username: str) -> bool:
+    """The real control plane's own writers (e.g. the kube-root-ca.crt ConfigMap in every new
+    namespace), which the sandbox does not have."""
+    return username in ("system:apiserver", "system:kube-controller-manager") or (
+        username.startswith("system:serviceaccount:kube-system:")
+    )
+
+
+def audited_writes(audit_log: Path) -> list[dict[str, Any]]:
+    """The write requests the real API server completed, from its audit log (JSON lines)."""
+    events = []
+    for line in audit_log.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        if (
+            event.get("stage") == "ResponseComplete"
+            and event.get("verb") in WRITE_VERBS
+            and "objectRef" in event
+        ):
+            events.append(event)
+    return events
 
 
 def elapsed(start: float) -> float:

@@ -57,7 +57,7 @@ def test_new_deployable_version_updates_and_a_non_deployable_one_does_not(
     assert len(version_events(scenario, name)) == 1
 
 
-@pytest.mark.usefixtures("sandbox_only")
+@pytest.mark.usefixtures("write_log")
 def test_steady_state_makes_zero_writes(scenario: Scenario) -> None:
     scenario.create_sync("steady", select={"mlRepos": ["churn", "fraud"]})
     scenario.wait_condition("steady", "True", "Synced")
