@@ -2,7 +2,10 @@
 
 The conversion keeps what a real API server enforces: unknown fields become errors
 (`additionalProperties: false`) where the server would prune them, `set` lists must be
-unique, int64 bounds apply, and Go's `$` (end of text) becomes Python's `\\Z`.
+unique, int64 bounds apply, and Go's `$` (end of text) becomes Python's `\\Z`. CEL rules
+(`x-kubernetes-validations`) are left out, since JSON Schema cannot run them:
+`validation_rules` lists them, test_cel_rules checks them on a real API server and
+test_cel_agreement checks that the operator's runtime validation gives the same verdicts.
 """
 
 from __future__ import annotations
@@ -39,6 +42,21 @@ def openapi_schema(crd: dict[str, Any]) -> Schema:
     schema = version["schema"]["openAPIV3Schema"]
     assert isinstance(schema, dict)
     return schema
+
+
+def validation_rules(schema: Schema, path: str = "") -> dict[str, list[dict[str, Any]]]:
+    """Every `x-kubernetes-validations` list below `schema` by field path: "spec.interval",
+    map values "spec.modelRefTemplate.labels.*", array items "status.failures[]"."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    if "x-kubernetes-validations" in schema:
+        found[path] = list(schema["x-kubernetes-validations"])
+    for name, sub in schema.get("properties", {}).items():
+        found |= validation_rules(sub, f"{path}.{name}" if path else name)
+    if isinstance(schema.get("items"), dict):
+        found |= validation_rules(schema["items"], f"{path}[]")
+    if isinstance(schema.get("additionalProperties"), dict):
+        found |= validation_rules(schema["additionalProperties"], f"{path}.*")
+    return found
 
 
 def _python_pattern(pattern: str) -> str:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsync.api.duration import format_duration, parse_duration
+from modelsync.api.duration import format_duration, parse_duration, parse_duration_ns
 
 
 @pytest.mark.parametrize(
@@ -67,9 +67,41 @@ def test_format_like_go(value: timedelta, expected: str) -> None:
     assert format_duration(value) == expected
 
 
-@given(st.timedeltas(min_value=timedelta(days=-(10**6)), max_value=timedelta(days=10**6)))
+# Go's Duration is an int64 of nanoseconds: about 292 years either way.
+GO_RANGE = timedelta(microseconds=(2**63 - 1) // 1000)
+
+
+@given(st.timedeltas(min_value=-GO_RANGE, max_value=GO_RANGE))
 def test_round_trip(value: timedelta) -> None:
     assert parse_duration(format_duration(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("9999999999ns", 9_999_999_999),
+        ("9.999999999s", 9_999_999_999),
+        ("1.0000000001s", 1_000_000_000),  # beyond nanoseconds: truncated, as Go does
+        ("0.1h", 360_000_000_000),
+        ("1.000000000000000000001h", 3_600_000_000_000),  # fraction digits past uint64 skipped
+        # float64(999999999999999999) rounds up to 1e18, so Go makes this exactly 10s.
+        ("9.999999999999999999s", 10_000_000_000),
+        ("2562047h47m16.854775807s", 2**63 - 1),
+        ("-2562047h47m16.854775808s", -(2**63)),
+        ("-0", 0),
+    ],
+)
+def test_nanoseconds_exactly_as_go_computes_them(text: str, expected: int) -> None:
+    assert parse_duration_ns(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2562047h47m16.854775808s", "2562048h", "9223372036854775808ns", "99999999999999999999s"],
+)
+def test_beyond_int64_nanoseconds_is_out_of_range_as_in_go(text: str) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        parse_duration_ns(text)
 
 
 @given(

@@ -1,8 +1,12 @@
-"""Go-style durations ("5m", "1h30m", "1.5h", "250ms"), as Flux and kubectl use them."""
+"""Go-style durations ("5m", "1h30m", "1.5h", "250ms"), as Flux and kubectl use them.
+
+Parsed exactly as Go's time.ParseDuration parses them, nanoseconds, float rounding of
+fractions and the int64 range included: the API server's CEL `duration()` is that function,
+so the operator and a CRD rule such as "interval >= 10s" agree on every input.
+"""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from fractions import Fraction
 
@@ -16,17 +20,45 @@ _NS_PER_UNIT: dict[str, int] = {
     "m": 60_000_000_000,
     "h": 3_600_000_000_000,
 }
-_COMPONENT = re.compile(r"([0-9]*)(?:\.([0-9]*))?(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_DIGITS = "0123456789"
+# Go accumulates in a uint64 and refuses anything above 1<<63 (1<<63 - 1 when positive).
+_LIMIT = 1 << 63
 
 _US_PER_SECOND = 1_000_000
 _US_PER_MINUTE = 60 * _US_PER_SECOND
 _US_PER_HOUR = 60 * _US_PER_MINUTE
 
 
-def parse_duration(text: str) -> timedelta:
-    """Parse a Go duration; sub-microsecond parts round to the nearest microsecond.
+def _invalid(text: str) -> ValueError:
+    return ValueError(f"invalid duration {text!r}")
 
-    Raises ValueError for anything Go's time.ParseDuration would reject.
+
+def _out_of_range(text: str) -> ValueError:
+    return ValueError(f"duration {text!r} is out of range")
+
+
+def _fraction(body: str, pos: int) -> tuple[int, float, int]:
+    """Go's leadingFraction: digits after the point, their scale, the end; digits that would
+    overflow a uint64 are skipped, not refused."""
+    value, scale, overflow = 0, 1.0, False
+    while pos < len(body) and body[pos] in _DIGITS:
+        if not overflow:
+            if value > (_LIMIT - 1) // 10:
+                overflow = True
+            else:
+                grown = value * 10 + int(body[pos])
+                if grown > _LIMIT:
+                    overflow = True
+                else:
+                    value, scale = grown, scale * 10
+        pos += 1
+    return value, scale, pos
+
+
+def parse_duration_ns(text: str) -> int:
+    """The duration in nanoseconds, computed as Go's time.ParseDuration computes it.
+
+    Raises ValueError wherever Go returns an error, including beyond +-292 years.
     """
     body = text
     negative = False
@@ -34,24 +66,61 @@ def parse_duration(text: str) -> timedelta:
         negative = body[0] == "-"
         body = body[1:]
     if body == "0":
-        return timedelta(0)
+        return 0
     if not body:
-        raise ValueError(f"invalid duration {text!r}")
-    total_ns = Fraction(0)
+        raise _invalid(text)
+    total = 0
     pos = 0
     while pos < len(body):
-        match = _COMPONENT.match(body, pos)
-        if match is None or not (match.group(1) or match.group(2)):
-            raise ValueError(f"invalid duration {text!r}")
-        whole, frac, unit = match.group(1) or "0", match.group(2) or "", match.group(3)
-        number = Fraction(int(whole)) + (Fraction(int(frac), 10 ** len(frac)) if frac else 0)
-        total_ns += number * _NS_PER_UNIT[unit]
-        pos = match.end()
-    micros = round(total_ns / 1000)
-    try:
-        return timedelta(microseconds=-micros if negative else micros)
-    except OverflowError:
-        raise ValueError(f"duration {text!r} is out of range") from None
+        if body[pos] != "." and body[pos] not in _DIGITS:
+            raise _invalid(text)
+        start = pos
+        whole = 0
+        while pos < len(body) and body[pos] in _DIGITS:
+            if whole > _LIMIT // 10:
+                raise _out_of_range(text)
+            whole = whole * 10 + int(body[pos])
+            if whole > _LIMIT:
+                raise _out_of_range(text)
+            pos += 1
+        has_whole = pos != start
+        frac, scale, has_frac = 0, 1.0, False
+        if pos < len(body) and body[pos] == ".":
+            frac, scale, end = _fraction(body, pos + 1)
+            has_frac = end != pos + 1
+            pos = end
+        if not (has_whole or has_frac):
+            raise _invalid(text)
+        unit_start = pos
+        while pos < len(body) and body[pos] != "." and body[pos] not in _DIGITS:
+            pos += 1
+        unit = _NS_PER_UNIT.get(body[unit_start:pos])
+        if unit is None:
+            raise _invalid(text)
+        if whole > _LIMIT // unit:
+            raise _out_of_range(text)
+        value = whole * unit
+        if frac > 0:
+            # Go's float64 arithmetic, truncated: Python floats are the same IEEE doubles.
+            value += int(float(frac) * (float(unit) / scale))
+            if value > _LIMIT:
+                raise _out_of_range(text)
+        total += value
+        if total > _LIMIT:
+            raise _out_of_range(text)
+    if negative:
+        return -total
+    if total > _LIMIT - 1:
+        raise _out_of_range(text)
+    return total
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a Go duration; sub-microsecond parts round to the nearest microsecond.
+
+    Raises ValueError for anything Go's time.ParseDuration would reject.
+    """
+    return timedelta(microseconds=round(Fraction(parse_duration_ns(text), 1000)))
 
 
 def _decimal(value: int, unit: int) -> str:

@@ -16,7 +16,7 @@ from modelsync.api.constants import (
     FrameworkType,
     VersionPolicy,
 )
-from modelsync.api.duration import format_duration, parse_duration
+from modelsync.api.duration import format_duration, parse_duration, parse_duration_ns
 from modelsync.api.labels import is_qualified_name, is_valid_label_value
 from modelsync.api.patterns import InvalidPattern, compile_name_pattern
 from modelsync.api.wire import NonNegativeInt64, RFC3339Text, WireModel, is_empty
@@ -32,6 +32,8 @@ API_PATH_PATTERN: Final = r"^/[^\t\n\f\r ?#]*$"
 DURATION_PATTERN: Final = r"^([0-9]+(\.[0-9]+)?(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$"
 DEFAULT_API_PATH: Final = "/api/ml/v1"
 MAX_FAILURE_MESSAGE_LENGTH: Final = 1024
+# Template labels or annotations; the CRD's maxProperties, which bounds its CEL rules' cost.
+MAX_TEMPLATE_ENTRIES: Final = 64
 
 
 class SecretKeySelector(WireModel):
@@ -73,8 +75,12 @@ class SelectSpec(WireModel):
 
 
 class ModelRefTemplate(WireModel):
-    labels: dict[str, str] = Field(default_factory=dict, exclude_if=is_empty)
-    annotations: dict[str, str] = Field(default_factory=dict, exclude_if=is_empty)
+    labels: dict[str, str] = Field(
+        default_factory=dict, exclude_if=is_empty, max_length=MAX_TEMPLATE_ENTRIES
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict, exclude_if=is_empty, max_length=MAX_TEMPLATE_ENTRIES
+    )
 
 
 class ModelCatalogSyncSpec(WireModel):
@@ -98,16 +104,18 @@ class ModelCatalogSyncSpec(WireModel):
 
 
 def validate_spec(spec: ModelCatalogSyncSpec) -> list[str]:
-    """Problems the CRD schema cannot catch, as messages for a Stalled/InvalidSpec condition."""
+    """Problems the CRD's OpenAPI schema cannot catch, as messages for a Stalled/InvalidSpec
+    condition. Its CEL rules catch some of them too, where the API server runs them."""
     errors: list[str] = []
     try:
-        interval = spec.interval_duration
+        # In nanoseconds, as the CRD's CEL rule compares it (a rounded timedelta would not).
+        interval_ns = None if spec.interval is None else parse_duration_ns(spec.interval)
     except ValueError:
         errors.append(f"spec.interval: {spec.interval!r} is not a duration like 30s, 5m or 1h")
     else:
-        minimum = timedelta(seconds=MIN_INTERVAL_SECONDS)
-        if interval is not None and interval < minimum:
-            errors.append(f"spec.interval: must be at least {format_duration(minimum)}")
+        if interval_ns is not None and interval_ns < MIN_INTERVAL_SECONDS * 1_000_000_000:
+            minimum = format_duration(timedelta(seconds=MIN_INTERVAL_SECONDS))
+            errors.append(f"spec.interval: must be at least {minimum}")
     if spec.select.name_pattern is not None:
         try:
             compile_name_pattern(spec.select.name_pattern)
