@@ -60,6 +60,7 @@ CONTROLLERS = (
 )
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 STOP_GRACE_SECONDS = 10.0
+PORT_ATTEMPTS = 3
 # Metadata (who, what, which object; no bodies) of every completed write request.
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -507,8 +508,33 @@ def up(state_dir: Path, kubeconfig_out: Path, timeout: float, log: TextLog) -> S
         raise ClusterError(f"writing certificates failed: {done.stderr.strip()}")
 
     (state_dir / "audit-policy.json").write_text(json.dumps(AUDIT_POLICY))
-    state = State(str(binary), free_port(), free_port(), free_port(), free_port(), {})
     started = time.monotonic()
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        # Free ports are picked before the processes bind them; another process may take
+        # one in between. Then the component says so in its log, and we try other ports.
+        state = State(str(binary), free_port(), free_port(), free_port(), free_port(), {})
+        try:
+            start_all(state_dir, state, timeout)
+            break
+        except ClusterError as error:
+            if attempt == PORT_ATTEMPTS or "address already in use" not in str(error):
+                raise
+            log.say("a port was taken before the server bound it; starting on other ports")
+            shutil.rmtree(state_dir / "etcd", ignore_errors=True)
+    admin = kubeconfig(state.server, pki, "admin", "modelsync-admin")
+    write_private(state_dir / "admin.kubeconfig", admin)
+    write_private(kubeconfig_out, admin)
+    log.say(
+        f"up in {time.monotonic() - started:.1f} s: API server {state.server}, "
+        f"kubeconfig {kubeconfig_out}, state {state_dir}"
+    )
+    return state
+
+
+def start_all(state_dir: Path, state: State, timeout: float) -> None:
+    """Start the three in order, each once the one before it is ready; on failure, stop
+    whatever did start."""
+    pki = state_dir / "pki"
     try:
         start_component("etcd", state_dir, state)
         etcd = state.processes["etcd"]
@@ -538,14 +564,6 @@ def up(state_dir: Path, kubeconfig_out: Path, timeout: float, log: TextLog) -> S
         for process in reversed(list(state.processes.values())):
             stop(process)
         raise
-    admin = kubeconfig(state.server, pki, "admin", "modelsync-admin")
-    write_private(state_dir / "admin.kubeconfig", admin)
-    write_private(kubeconfig_out, admin)
-    log.say(
-        f"up in {time.monotonic() - started:.1f} s: API server {state.server}, "
-        f"kubeconfig {kubeconfig_out}, state {state_dir}"
-    )
-    return state
 
 
 def start_component(name: str, state_dir: Path, state: State) -> None:

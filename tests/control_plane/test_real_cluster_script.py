@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,24 @@ def test_down_of_nothing_says_so(tmp_path: Path) -> None:
     )
     assert done.returncode == 0
     assert f"nothing runs from {tmp_path / 'none'}" in done.stderr
+
+
+@pytest.mark.real_cluster
+@pytest.mark.xdist_group(XDIST_GROUP)
+def test_up_starts_on_other_ports_when_one_is_taken_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        real_free_port = script.free_port
+        handed_out = iter([port])  # etcd's client port first: already bound by us
+        monkeypatch.setattr(script, "free_port", lambda: next(handed_out, None) or real_free_port())
+        state_dir = tmp_path / "state"
+        try:
+            state = script.up(state_dir, tmp_path / "kubeconfig", 60.0, script.TextLog(False))
+            assert state.etcd_port != port
+            assert "starting on other ports" in capsys.readouterr().err
+        finally:
+            script.down(state_dir, script.TextLog(True))
