@@ -215,7 +215,9 @@ def e2e(
 
 def install_deploy_base(real: RealCluster) -> None:
     """`kubectl apply --server-side -k deploy/base`: CRDs, namespace, ServiceAccount, RBAC
-    and a Deployment whose pods never run (the control plane has no scheduler or kubelet)."""
+    and a Deployment whose pods never run (the control plane has no scheduler or kubelet).
+    Other tests of the session apply crds/ with a client-side apply; taking those fields
+    over (--force-conflicts) is what an install over such a cluster does too."""
     real.ok("apply", "--server-side", "--force-conflicts", "-k", str(DEPLOY_BASE))
     real.ok("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
 
