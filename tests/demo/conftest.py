@@ -11,6 +11,6 @@ _HARNESS_DIR = str(Path(__file__).resolve().parents[1] / "operator")
 if _HARNESS_DIR not in sys.path:
     sys.path.append(_HARNESS_DIR)
 
-from e2e_harness import e2e, scenario  # noqa: E402
+from e2e_harness import e2e, e2e_server, pytest_generate_tests, scenario  # noqa: E402
 
-__all__ = ["e2e", "scenario"]
+__all__ = ["e2e", "e2e_server", "pytest_generate_tests", "scenario"]

@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from fixtures_kube import E2E_KUBECONFIG_ENV, kubectl, start_sandbox, unique_name, wait_for
-from fixtures_real_cluster import RealCluster
+from fixtures_real_cluster import XDIST_GROUP, RealCluster
 from modelsync_sandbox.catalog_server import CatalogSandbox
 from modelsync_sandbox.catalog_store import load_fixture_data
 
@@ -159,6 +159,27 @@ class E2E:
         done = self.kubectl(*args, input=input)
         assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
         return done.stdout
+
+
+REAL_SERVER = pytest.param(
+    "real", marks=[pytest.mark.real_cluster, pytest.mark.xdist_group(XDIST_GROUP)], id="real"
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Runs each test that uses `e2e` on both servers, or on the one its marker names
+    (a hook: conftest.py files that use this harness import it)."""
+    if "e2e_server" not in metafunc.fixturenames:
+        return
+    servers: list[object] = ["sandbox", REAL_SERVER]
+    for marker, only in (("sandbox_only", ["sandbox"]), ("real_only", [REAL_SERVER])):
+        found = metafunc.definition.get_closest_marker(marker)
+        if found is None:
+            continue
+        if not found.kwargs.get("reason"):
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: {marker} needs a reason=")
+        servers = list(only)
+    metafunc.parametrize("e2e_server", servers, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")

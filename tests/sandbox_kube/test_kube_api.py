@@ -191,17 +191,22 @@ def test_unknown_paths_and_methods(api: httpx.Client) -> None:
     assert api.delete("/api/v1/namespaces").status_code == 405
 
 
-def test_unsupported_patch_types(widgets: httpx.Client) -> None:
+def test_patch_types(widgets: httpx.Client) -> None:
     widgets.post(W, json=widget("a")).raise_for_status()
     smp = widgets.patch(
         f"{W}/a", content=b"{}", headers={"Content-Type": "application/strategic-merge-patch+json"}
     )
     assert smp.status_code == 415
     assert smp.json()["reason"] == "UnsupportedMediaType"
+    assert smp.json()["message"].endswith(
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    )
+    # Server-side apply is served; it needs a field manager.
     apply = widgets.patch(
         f"{W}/a", content=b"{}", headers={"Content-Type": "application/apply-patch+yaml"}
     )
-    assert apply.status_code == 415
+    assert apply.status_code == 422
+    assert apply.json()["details"]["causes"][0]["field"] == "fieldManager"
     bad = widgets.patch(
         f"{W}/a", content=b"{not json", headers={"Content-Type": "application/merge-patch+json"}
     )

@@ -33,7 +33,9 @@ def not_supported(field: str, value: Any, supported: list[str]) -> Cause:
 
 
 def too_long(field: str, limit: int) -> Cause:
-    return Cause("FieldValueTooLong", f"Too long: must have at most {limit} bytes", field)
+    """field.TooLong: the value is left out, the limit is in bytes."""
+    unit = "byte" if limit == 1 else "bytes"
+    return Cause("FieldValueTooLong", f"Too long: may not be more than {limit} {unit}", field)
 
 
 def duplicate(field: str, value: Any) -> Cause:

@@ -34,9 +34,10 @@ def status_body(
         "metadata": {},
         "status": "Failure",
         "message": message,
-        "reason": reason,
     }
-    if details:
+    if reason:  # an error the API server did not classify has none
+        body["reason"] = reason
+    if details is not None:
         body["details"] = details
     body["code"] = code
     return body
@@ -76,7 +77,7 @@ def qualified_kind(group: str, kind: str) -> str:
 
 
 def _resource_details(group: str, plural: str, name: str) -> JsonObject:
-    details: JsonObject = {"name": name}
+    details: JsonObject = {"name": name} if name else {}
     if group:
         details["group"] = group
     details["kind"] = plural
@@ -124,12 +125,15 @@ def stale(group: str, plural: str, name: str) -> ApiError:
 
 
 def invalid(group: str, kind: str, name: str, causes: Sequence[CauseLike]) -> ApiError:
-    parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
+    """errors.NewInvalid. Every cause is listed, repeats included (an update validates
+    metadata several times over); the message names each distinct one once."""
+    parts = list(dict.fromkeys(f"{c.field}: {c.message}" if c.field else c.message for c in causes))
     summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
-    details: JsonObject = {"name": name}
+    details: JsonObject = {"name": name} if name else {}
     if group:
         details["group"] = group
-    details["kind"] = kind
+    if kind:
+        details["kind"] = kind
     details["causes"] = [c.to_dict() for c in causes]
     return ApiError(
         422,
@@ -143,15 +147,18 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
-def forbidden(group: str, plural: str, name: str, why: str) -> ApiError:
+def forbidden(
+    group: str, plural: str, name: str, why: str, causes: Sequence[CauseLike] = ()
+) -> ApiError:
     target = (
         f'{qualified_resource(group, plural)} "{name}"'
         if name
         else qualified_resource(group, plural)
     )
-    return ApiError(
-        403, "Forbidden", f"{target} is forbidden: {why}", _resource_details(group, plural, name)
-    )
+    details = _resource_details(group, plural, name)
+    if causes:
+        details["causes"] = [c.to_dict() for c in causes]
+    return ApiError(403, "Forbidden", f"{target} is forbidden: {why}", details)
 
 
 def method_not_allowed(message: str = "") -> ApiError:
@@ -169,7 +176,6 @@ def unsupported_media_type(accepted: Sequence[str]) -> ApiError:
         "UnsupportedMediaType",
         f"the body of the request was in an unknown format - accepted media types include: "
         f"{', '.join(accepted)}",
-        {},
     )
 
 
@@ -194,11 +200,20 @@ def internal(message: str) -> ApiError:
     return ApiError(500, "InternalError", message)
 
 
-def internal_error(cause: str) -> ApiError:
-    """An error the API server did not expect (errors.NewInternalError)."""
+def unclassified(code: int, message: str) -> ApiError:
+    """A storage error passed through as is: a Status with no reason and no details."""
+    return ApiError(code, "", message)
+
+
+def precondition_failed(group: str, kind: str, name: str, why: str) -> ApiError:
+    """A failed delete precondition (storage.NewInvalidObjError): the kind names the object."""
+    details: JsonObject = {"name": name}
+    if group:
+        details["group"] = group
+    details["kind"] = kind
     return ApiError(
-        500,
-        "InternalError",
-        f"Internal error occurred: {cause}",
-        {"causes": [{"message": cause}]},
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {qualified_kind(group, kind)} "{name}": {why}',
+        details,
     )

@@ -249,7 +249,7 @@ class Controllers:
                 f for f in spec.get("finalizers") or [] if f != kinds.NAMESPACE_FINALIZER
             ]
 
-        self.ops.rewrite(NAMESPACES, ns, finalize)
+        self.ops.rewrite(NAMESPACES, ns, finalize, subresource="finalize")
 
     # -- CustomResourceDefinitions -------------------------------------------------------
 
@@ -284,7 +284,7 @@ class Controllers:
         def establish(new: JsonObject) -> None:
             new["status"] = desired
 
-        self.ops.rewrite(CRDS, crd, establish)
+        self.ops.rewrite(CRDS, crd, establish, manager="kube-apiserver", subresource="status")
 
     def _crd_cleanup(self, crd: JsonObject) -> None:
         spec = crd.get("spec") or {}

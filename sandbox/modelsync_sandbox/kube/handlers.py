@@ -65,6 +65,16 @@ def json_response(
     return web.Response(body=dumps(obj), status=status, headers=headers)
 
 
+def field_manager(request: web.Request) -> str:
+    """Who a write is recorded for: the fieldManager parameter, else the User-Agent's
+    product name (managerOrUserAgent), else "unknown"."""
+    named = request.query.get("fieldManager", "")
+    if named:
+        return named
+    agent = request.headers.get("User-Agent", "").split("/", 1)[0]
+    return agent or "unknown"
+
+
 def verb_of(method: str, target: Target, query: Mapping[str, str]) -> str:
     collection = not target.name
     if method == "GET":
@@ -153,10 +163,16 @@ class ResourceHandlers:
             return self._list(request, target)
         if verb == "watch":
             return await self._watch(request, target)
+        manager = field_manager(request)
         if verb == "create":
             body = await self._body(request)
             result = self.ops.create(
-                rt, namespace, body, dry_run=dry_run, field_validation=field_validation
+                rt,
+                namespace,
+                body,
+                manager=manager,
+                dry_run=dry_run,
+                field_validation=field_validation,
             )
             return self._written(rt, result, 201)
         if verb == "update":
@@ -167,18 +183,41 @@ class ResourceHandlers:
                 target.name,
                 body,
                 subresource=target.subresource,
+                manager=manager,
                 dry_run=dry_run,
                 field_validation=field_validation,
             )
             return self._written(rt, result, 200)
         if verb == "patch":
             content_type = negotiation.bare_content_type(request.headers.get("Content-Type", ""))
-            if content_type not in _PATCH_TYPES or content_type == APPLY_PATCH:
+            if content_type not in _PATCH_TYPES:
                 raise errors.unsupported_media_type(self.ops.patch_types(rt))
+            if content_type == APPLY_PATCH:
+                config = negotiation.decode_body(
+                    await request.read(),
+                    APPLY_PATCH,
+                    allowed=(APPLY_PATCH,),
+                    error_prefix="error decoding YAML: ",
+                )
+                result = self.ops.apply(
+                    rt,
+                    namespace,
+                    target.name,
+                    config,
+                    manager=query.get("fieldManager", ""),
+                    force=query.get("force") in _TRUE,
+                    subresource=target.subresource,
+                    dry_run=dry_run,
+                    field_validation=field_validation,
+                )
+                return self._written(rt, result, 201)
             if content_type == STRATEGIC_PATCH and rt.custom:
                 raise errors.unsupported_media_type(self.ops.patch_types(rt))
             patch = negotiation.decode_body(
-                await request.read(), "application/json", allowed=("application/json",)
+                await request.read(),
+                "application/json",
+                allowed=("application/json",),
+                error_prefix="error decoding patch: ",
             )
             result = self.ops.patch(
                 rt,
@@ -187,6 +226,7 @@ class ResourceHandlers:
                 patch,
                 content_type,
                 subresource=target.subresource,
+                manager=manager,
                 dry_run=dry_run,
                 field_validation=field_validation,
             )
@@ -245,6 +285,8 @@ class ResourceHandlers:
         q = parse_list_query(rt, request.query)
         result = run_list(self.store, rt, target.namespace, q)
         list_meta: JsonObject = {"resourceVersion": result.resource_version}
+        if rt.custom:  # an unstructured list writes its continue token even when empty
+            list_meta["continue"] = result.continue_token
         if result.continue_token:
             list_meta["continue"] = result.continue_token
             if result.remaining is not None:
@@ -327,19 +369,8 @@ class ResourceHandlers:
                 }
             return wire
 
-        send_initial = query.get("sendInitialEvents") in _TRUE
-        wr = WatchRequest(
-            rt=rt,
-            namespace=target.namespace,
-            matches=build_matcher(rt, query),
-            resource_version=query.get("resourceVersion", ""),
-            timeout=parse_timeout(query.get("timeoutSeconds", "")),
-            bookmarks=query.get("allowWatchBookmarks") in _TRUE,
-            send_initial_events=send_initial,
-            encode=encode,
-            content_type=TABLE_CONTENT_TYPE if fmt == TABLE else "application/json",
-        )
-        if send_initial and query.get("resourceVersionMatch") != "NotOlderThan":
+        if "sendInitialEvents" in query:
+            # The WatchList feature gate is off in kube-apiserver v1.33 by default.
             raise errors.invalid(
                 "meta.k8s.io",
                 "ListOptions",
@@ -347,11 +378,21 @@ class ResourceHandlers:
                 [
                     causes.forbidden(
                         "sendInitialEvents",
-                        "sendInitialEvents is forbidden for watch unless the "
-                        "resourceVersionMatch is set to NotOlderThan",
+                        "sendInitialEvents is forbidden for watch unless the WatchList feature "
+                        "gate is enabled",
                     )
                 ],
             )
+        wr = WatchRequest(
+            rt=rt,
+            namespace=target.namespace,
+            matches=build_matcher(rt, query),
+            resource_version=query.get("resourceVersion", ""),
+            timeout=parse_timeout(query.get("timeoutSeconds", "")),
+            bookmarks=query.get("allowWatchBookmarks") in _TRUE,
+            encode=encode,
+            content_type=TABLE_CONTENT_TYPE if fmt == TABLE else "application/json",
+        )
         return await serve_watch(
             request,
             self.store,
@@ -379,8 +420,6 @@ class ResourceHandlers:
         if result.exists:
             code = 202 if options.orphan_dependents is False else 200
             return json_response(kinds.to_wire(rt, result.obj), code)
-        if rt.custom:
-            return json_response(kinds.to_wire(rt, result.obj))
         meta = result.obj.get("metadata") or {}
         details: JsonObject = {"name": meta.get("name", "")}
         if rt.group:

@@ -13,8 +13,10 @@ from typing import Any
 
 from modelsync_sandbox.kube import errors
 from modelsync_sandbox.kube.errors import JsonObject
-from modelsync_sandbox.kube.resources import ResourceType
+from modelsync_sandbox.kube.resources import EVENTS_V1, ResourceType
 from modelsync_sandbox.kube.selectors import (
+    FieldRequirement,
+    FieldSelector,
     SelectorError,
     parse_field_selector,
     parse_label_selector,
@@ -41,6 +43,27 @@ _EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
     "/secrets": ("type",),
     "/namespaces": ("status.phase",),
 }
+# events.k8s.io/v1 has field labels of its own, mapped onto the core ones the shared storage
+# indexes (pkg/apis/events/v1 AddFieldLabelConversionsForEvent); the core names are refused.
+_EVENTS_V1_FIELDS = {
+    "metadata.name": "metadata.name",
+    "metadata.namespace": "metadata.namespace",
+    "reason": "reason",
+    "type": "type",
+    "reportingController": "reportingComponent",
+    **{
+        f"regarding.{key}": f"involvedObject.{key}"
+        for key in (
+            "kind",
+            "namespace",
+            "name",
+            "uid",
+            "apiVersion",
+            "resourceVersion",
+            "fieldPath",
+        )
+    },
+}
 _FIELD_TERM = re.compile(r"^\s*([^=!\s]+)\s*(?:==|!=|=)")
 
 Matcher = Callable[[JsonObject], bool]
@@ -57,7 +80,16 @@ class ListQuery:
 
 
 def _allowed_fields(rt: ResourceType) -> tuple[str, ...]:
+    if rt.representation == EVENTS_V1:
+        return tuple(_EVENTS_V1_FIELDS)
     return _BASE_FIELDS + _EXTRA_FIELDS.get(rt.storage_key, ()) + rt.selectable_fields
+
+
+def _uses_conversion_function(rt: ResourceType) -> bool:
+    """Kinds with a field label conversion function of their own answer an unknown label
+    with "field label not supported" (custom resources always have one); the others with
+    DefaultMetaV1FieldSelectorConversion's text."""
+    return rt.custom or rt.representation == EVENTS_V1 or rt.storage_key in _EXTRA_FIELDS
 
 
 def _check_default_field_labels(rt: ResourceType, text: str) -> None:
@@ -81,9 +113,16 @@ def build_matcher(rt: ResourceType, query: Mapping[str, str]) -> Matcher | None:
     try:
         labels = parse_label_selector(label_text) if label_text.strip() else None
         if field_text:
-            if rt.storage_key not in _EXTRA_FIELDS:
+            if not _uses_conversion_function(rt):
                 _check_default_field_labels(rt, field_text)
             fields = parse_field_selector(field_text, allowed=_allowed_fields(rt))
+            if rt.representation == EVENTS_V1:
+                fields = FieldSelector(
+                    tuple(
+                        FieldRequirement(_EVENTS_V1_FIELDS[r.field], r.operator, r.value)
+                        for r in fields.requirements
+                    )
+                )
         else:
             fields = None
     except SelectorError as exc:

@@ -87,8 +87,15 @@ def bare_content_type(header: str) -> str:
     return header.split(";", 1)[0].strip().lower()
 
 
-def decode_body(raw: bytes, content_type: str, *, allowed: tuple[str, ...]) -> Any:
-    """Parse a request body: JSON (or YAML where allowed); 415/400 as the API answers."""
+def decode_body(
+    raw: bytes,
+    content_type: str,
+    *,
+    allowed: tuple[str, ...],
+    error_prefix: str = "couldn't get version/kind; json parse error: ",
+) -> Any:
+    """Parse a request body: JSON (or YAML where allowed); 415/400 as the API answers. The
+    syntax error itself is Python's wording, not Go's."""
     mime = bare_content_type(content_type) or "application/json"
     if mime not in allowed:
         raise errors.unsupported_media_type(allowed)
@@ -101,6 +108,4 @@ def decode_body(raw: bytes, content_type: str, *, allowed: tuple[str, ...]) -> A
             return yaml.safe_load(raw)
         return json.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
-        raise errors.bad_request(
-            f"couldn't get version/kind; json parse error: {str(exc).splitlines()[0]}"
-        ) from None
+        raise errors.bad_request(f"{error_prefix}{str(exc).splitlines()[0]}") from None

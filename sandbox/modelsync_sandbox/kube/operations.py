@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelsync_sandbox.kube import causes as c
-from modelsync_sandbox.kube import errors, kinds
+from modelsync_sandbox.kube import errors, kinds, managed
 from modelsync_sandbox.kube.errors import ApiError, JsonObject
 from modelsync_sandbox.kube.meta import (
     OBJECT_META_FIELDS,
@@ -35,7 +35,7 @@ from modelsync_sandbox.kube.patches import (
     strategic_merge_patch,
 )
 from modelsync_sandbox.kube.resources import CRDS, EVENTS_V1, NAMESPACES, Registry, ResourceType
-from modelsync_sandbox.kube.schema import apply_structural_schema
+from modelsync_sandbox.kube.schema import apply_structural_schema, prune, validate_value
 from modelsync_sandbox.kube.store import ADDED, DELETED, MODIFIED, Store
 from modelsync_sandbox.kube.validation import (
     Cause,
@@ -59,6 +59,11 @@ APPLY_PATCH = "application/apply-patch+yaml"
 _SERVER_OWNED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 _ROOT_FIELDS = ("apiVersion", "kind", "metadata")
 RV_SET_ON_CREATE = "resourceVersion should not be set on objects to be created"
+# Who a write is recorded for when it names no manager and sends no User-Agent.
+UNKNOWN_MANAGER = "unknown"
+CONTROLLER_MANAGER = "kube-controller-manager"
+KUBECTL = "kubectl"  # the manager kubectl apply --server-side uses
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 @dataclass
@@ -103,18 +108,22 @@ class Operations:
         namespace: str,
         body: Any,
         *,
+        manager: str = "",
         dry_run: bool = False,
         field_validation: str = "",
+        applied: list[managed.Entry] | None = None,
     ) -> WriteResult:
+        """`applied`: the managers a server-side apply computed (it creates, too)."""
         obj = self._decode(rt, body)
         meta = obj["metadata"]
         _place_in_namespace(rt, meta, namespace)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = generate_name(str(meta["generateName"]))
         name = str(meta.get("name") or "")
+        warnings = self._field_validation(rt, body, obj, field_validation, patched=None)
+        self._decode_checks(rt, body, obj, patched=None)
         self._admit_create(rt, namespace, name)
 
-        warnings = self._prune_known_fields(rt, obj, field_validation)
         body_rv = meta.get("resourceVersion")
         for key in ("resourceVersion", "managedFields", "selfLink", *_SERVER_OWNED):
             meta.pop(key, None)
@@ -126,25 +135,31 @@ class Operations:
             meta.pop("generation", None)
         if rt.custom and rt.has_status:
             obj.pop("status", None)
+        kinds.defaults(rt, obj)
+        incoming = clone_object(obj)  # as the field manager sees it: defaulted, not prepared
 
-        found: list[Cause] = []
+        found: list[Cause] = kinds.prepare_create(rt, obj)
+        found += self._custom_kind_causes(rt, body)
         if not name:
             found.append(c.required("metadata.name", "name or generateName is required"))
         else:
             found += validate_object_name(name, kinds.name_rule(rt), field="metadata.name")
-        found += self._meta_causes(obj, None)
-        found += kinds.prepare_create(rt, obj)
-        obj, schema_causes, schema_warnings = self._apply_schema(rt, obj, field_validation)
+        found += _object_meta_causes(obj)
+        obj, schema_causes = self._apply_schema(rt, obj)
         found += schema_causes
-        warnings += schema_warnings
         if found:
-            raise errors.invalid(rt.group, rt.kind, name, found)
+            raise self._invalid(rt, body, name, found)
         if body_rv and not dry_run:
-            # etcd3 store.Create: storage.ErrResourceVersionSetOnCreate, answered as a 500.
-            raise errors.internal_error(RV_SET_ON_CREATE)
+            # etcd3 store.Create: storage.ErrResourceVersionSetOnCreate, passed on as is.
+            raise errors.unclassified(500, RV_SET_ON_CREATE)
         if self.store.get(rt.storage_key, (meta.get("namespace", ""), name)) is not None:
             raise errors.already_exists(rt.group, rt.plural, name)
-        obj = ordered(obj)
+        if applied is None:
+            fm = self._field_manager(rt, "")
+            view = self._managed_view(rt, obj if rt.custom else incoming)
+            applied = fm.update(fm.zero(view), view, [], manager or UNKNOWN_MANAGER, now_rfc3339())
+        meta["managedFields"] = managed.render_entries(applied)
+        obj = ordered(_without_empty_meta(obj))
         if not dry_run:
             self.store.commit(rt.storage_key, ADDED, obj)
         return WriteResult(obj, created=True, warnings=warnings)
@@ -162,6 +177,13 @@ class Operations:
                     name,
                     f"unable to create new content in namespace {namespace} because it is "
                     "being terminated",
+                    [
+                        Cause(
+                            "NamespaceTerminating",
+                            f"namespace {namespace} is being terminated",
+                            "metadata.namespace",
+                        )
+                    ],
                 )
         if rt.custom:
             crd = self.store.get(CRDS.storage_key, ("", rt.crd_name))
@@ -180,18 +202,21 @@ class Operations:
         body: Any,
         *,
         subresource: str = "",
+        manager: str = "",
         dry_run: bool = False,
         field_validation: str = "",
     ) -> WriteResult:
         obj = self._decode(rt, body)
         self._check_identity(rt, namespace, name, obj)
+        warnings = self._field_validation(rt, body, obj, field_validation, patched=None)
+        self._decode_checks(rt, body, obj, patched=None)
         old = self.get(rt, namespace, name)
         rv = obj["metadata"].get("resourceVersion")
-        if not rv and (rt.custom or rt is CRDS):
-            # Custom resources (and CRDs) refuse unconditional updates.
+        if not rv and not kinds.allows_unconditional_update(rt):
+            # The generic store names the resource, not the kind, in this one.
             raise errors.invalid(
                 rt.group,
-                rt.kind,
+                rt.plural,
                 name,
                 [
                     Cause(  # the Go value is a uint64 printed with %#v
@@ -205,9 +230,11 @@ class Operations:
             rt,
             old,
             obj,
+            body,
             subresource=subresource,
             dry_run=dry_run,
-            field_validation=field_validation,
+            warnings=warnings,
+            manager=manager,
         )
 
     def patch(
@@ -219,6 +246,7 @@ class Operations:
         content_type: str,
         *,
         subresource: str = "",
+        manager: str = "",
         dry_run: bool = False,
         field_validation: str = "",
     ) -> WriteResult:
@@ -228,62 +256,178 @@ class Operations:
             if content_type == MERGE_PATCH:
                 if not isinstance(patch, dict):
                     raise errors.bad_request(
-                        "json: cannot unmarshal into Go value of type map[string]interface {}"
+                        f"error decoding patch: json: cannot unmarshal {_json_kind(patch)} "
+                        "into Go value of type map[string]interface {}"
                     )
                 patched = json_merge_patch(current, patch)
             elif content_type == JSON_PATCH:
                 if not isinstance(patch, list):
                     raise errors.bad_request(
-                        "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+                        f"json: cannot unmarshal {_json_kind(patch)} into Go value of type "
+                        "jsonpatch.Patch"
                     )
                 patched = json_patch(current, patch)
             elif content_type == STRATEGIC_PATCH and not rt.custom:
                 if not isinstance(patch, dict):
                     raise errors.bad_request(
-                        "json: cannot unmarshal into Go value of type map[string]interface {}"
+                        f"json: cannot unmarshal {_json_kind(patch)} into Go value of type "
+                        "map[string]interface {}"
                     )
                 patched = strategic_merge_patch(current, patch)
             else:
                 raise errors.unsupported_media_type(self.patch_types(rt))
         except PatchError as exc:
-            raise ApiError(exc.status_code, _reason(exc.status_code), str(exc)) from None
+            details: JsonObject | None = {} if exc.status_code == 422 else None
+            raise ApiError(exc.status_code, _reason(exc.status_code), str(exc), details) from None
         if not isinstance(patched, dict):
             raise errors.bad_request("the patch did not produce an object")
+        obj = self._decode(rt, patched, patched=patched)
+        self._check_identity(rt, str(old["metadata"].get("namespace", "")), name, obj)
+        warnings = self._field_validation(rt, patched, obj, field_validation, patched=patched)
+        self._decode_checks(rt, patched, obj, patched=patched)
         return self._update_from(
             rt,
             old,
-            self._decode(rt, patched),
+            obj,
+            patched,
             subresource=subresource,
             dry_run=dry_run,
-            field_validation=field_validation,
-            patching=True,
+            warnings=warnings,
+            manager=manager,
+        )
+
+    def apply(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        config: Any,
+        *,
+        manager: str,
+        force: bool,
+        subresource: str = "",
+        dry_run: bool = False,
+        field_validation: str = "",
+    ) -> WriteResult:
+        """Server-side apply (application/apply-patch+yaml): creates the object if it is not
+        there; 409 with the conflicting fields when another manager owns one it changes."""
+        if not manager:
+            raise errors.invalid(
+                "meta.k8s.io",
+                "PatchOptions",
+                "",
+                [c.required("fieldManager", "is required for apply patch")],
+            )
+        if not isinstance(config, dict):
+            raise errors.bad_request(
+                f"error decoding YAML: json: cannot unmarshal {_json_kind(config)} into Go "
+                "value of type map[string]interface {}"
+            )
+        if (config.get("apiVersion"), config.get("kind")) != (rt.api_version, rt.kind):
+            group, _, version = str(config.get("apiVersion") or "").rpartition("/")
+            shown = f"{group}/{version}" if group else version
+            raise errors.bad_request(
+                f"invalid object type: {shown}, Kind={config.get('kind') or ''}"
+            )
+        meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+        config_name = meta.get("name") if isinstance(meta, dict) else None
+        if not config_name:
+            raise errors.bad_request(
+                f"the name of the object ({name} based on URL) was undeterminable: name must "
+                "be provided"
+            )
+        if config_name != name:
+            raise errors.bad_request(
+                f"the name of the object ({config_name}) does not match the name on the URL "
+                f"({name})"
+            )
+        fm = self._field_manager(rt, subresource)
+        now = now_rfc3339()
+        key = (namespace if rt.namespaced else "", name)
+        old = self.store.get(rt.storage_key, key)
+        if old is None:
+            if subresource:
+                raise errors.not_found(rt.group, rt.plural, name)
+            merged, entries = fm.apply(fm.zero(config), config, [], manager, now, force=force)
+            return self.create(
+                rt,
+                namespace,
+                merged,
+                manager=manager,
+                dry_run=dry_run,
+                field_validation=field_validation,
+                applied=entries,
+            )
+        view = self._managed_view(rt, old)
+        allowed = _allowed_conflicts(fm, view) if manager == KUBECTL else None
+        try:
+            merged, entries = fm.apply(
+                view,
+                config,
+                managed.parse_entries(old["metadata"].get("managedFields")) or [],
+                manager,
+                now,
+                force=force,
+                allowed_conflicts=allowed,
+            )
+        except managed.ConflictError as exc:
+            message, found = managed.conflict_status(exc.conflicts)
+            raise ApiError(409, "Conflict", message, {"causes": found}) from None
+        annotations = old["metadata"].get("annotations") or {}
+        if manager == KUBECTL and LAST_APPLIED in annotations:
+            merged["metadata"]["annotations"] = {
+                **(merged["metadata"].get("annotations") or {}),
+                LAST_APPLIED: _last_applied(config),
+            }
+        merged["metadata"]["resourceVersion"] = old["metadata"].get("resourceVersion")
+        obj = self._decode(rt, merged, patched=merged)
+        self._check_identity(rt, namespace, name, obj)
+        warnings = self._field_validation(rt, merged, obj, field_validation, patched=merged)
+        self._decode_checks(rt, merged, obj, patched=merged)
+        return self._update_from(
+            rt,
+            old,
+            obj,
+            merged,
+            subresource=subresource,
+            dry_run=dry_run,
+            warnings=warnings,
+            manager=manager,
+            applied=entries,
         )
 
     @staticmethod
     def patch_types(rt: ResourceType) -> list[str]:
         if rt.custom:
-            return [JSON_PATCH, MERGE_PATCH]
-        return [JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH]
+            return [JSON_PATCH, MERGE_PATCH, APPLY_PATCH]
+        return [JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH]
 
     def _update_from(
         self,
         rt: ResourceType,
         old: JsonObject,
         obj: JsonObject,
+        body: JsonObject,
         *,
         subresource: str,
         dry_run: bool,
-        field_validation: str,
-        patching: bool = False,
+        warnings: list[str],
+        manager: str,
+        applied: list[managed.Entry] | None = None,
     ) -> WriteResult:
+        """An update or patch, from the decoded new object on: `body` is what the client
+        sent (or the patched object), for the kind it declares. `applied`: the managers a
+        server-side apply computed; otherwise this write's manager is recorded here."""
         meta = obj["metadata"]
         name = str(old["metadata"]["name"])
-        if patching:
-            self._check_identity(rt, str(old["metadata"].get("namespace", "")), name, obj)
         rv = meta.get("resourceVersion")
         if rv and rv != old["metadata"].get("resourceVersion"):
             raise errors.stale(rt.group, rt.plural, name)
-        warnings = self._prune_known_fields(rt, obj, field_validation)
+        kinds.defaults(rt, obj)
+        # The field manager sees the request's object, defaulted, before the strategy
+        # resets what this endpoint may not change (it still records who tried).
+        incoming = clone_object(self._managed_view(rt, self._defaulted(rt, obj)))
+        sent_managed = None if subresource else managed.parse_entries(meta.get("managedFields"))
 
         if subresource == "status":
             new = clone_object(old)
@@ -322,16 +466,32 @@ class Operations:
         new_meta["resourceVersion"] = old["metadata"].get("resourceVersion")
         found: list[Cause] = []
         if subresource == "":
-            found += self._meta_causes(new, old)
             found += kinds.prepare_update(rt, new, old)
-        new, schema_causes, schema_warnings = self._apply_schema(rt, new, field_validation)
+            found += self._custom_kind_causes(rt, body)
+            found += _update_meta_causes(rt, new, old)
+        else:
+            found += _object_meta_causes(new) + _object_meta_update_causes(new, old)
+        new, schema_causes = self._apply_schema(rt, new, status_only=subresource == "status")
         found += schema_causes
-        warnings += schema_warnings
         if found:
-            raise errors.invalid(rt.group, rt.kind, name, found)
+            raise self._invalid(rt, body, name, found)
         if rt.has_generation and _spec_part(rt, new) != _spec_part(rt, old):
             new_meta["generation"] = int(old["metadata"].get("generation") or 0) + 1
-        return self._finish(rt, old, ordered(new), dry_run=dry_run, warnings=warnings)
+        if applied is None:
+            fm = self._field_manager(rt, subresource)
+            base = sent_managed
+            if base is None:
+                base = managed.parse_entries(old["metadata"].get("managedFields")) or []
+            applied = fm.update(
+                self._managed_view(rt, old),
+                incoming,
+                base,
+                manager or UNKNOWN_MANAGER,
+                now_rfc3339(),
+            )
+        new_meta["managedFields"] = managed.render_entries(applied)
+        new = ordered(_without_empty_meta(new))
+        return self._finish(rt, old, new, dry_run=dry_run, warnings=warnings)
 
     def _finish(
         self,
@@ -345,8 +505,12 @@ class Operations:
         """Commit an update, or the deletion it completes, or nothing if it changes nothing."""
         warnings = warnings or []
         if is_deleting(new) and not finalizers(new) and not _namespace_finalizers(rt, new):
+            # The update is never stored: the stored object (finalizers and all) is deleted,
+            # and the client gets the updated one with the resourceVersion it had.
             if not dry_run:
-                self.store.commit(rt.storage_key, DELETED, new)
+                final = dict(old)
+                final["metadata"] = dict(old["metadata"])
+                self.store.commit(rt.storage_key, DELETED, final)
             return WriteResult(new, exists=False, warnings=warnings)
         if _same(new, old):
             return WriteResult(old, warnings=warnings)
@@ -367,24 +531,25 @@ class Operations:
     ) -> WriteResult:
         old = self.get(rt, namespace, name)
         meta = old["metadata"]
+        group, kind = kinds.invalid_kind(rt)
         if options.uid is not None and options.uid != meta.get("uid"):
-            raise errors.conflict(
-                rt.group,
-                rt.plural,
+            raise errors.precondition_failed(
+                group,
+                kind,
                 name,
-                f"Precondition failed: UID in precondition: {options.uid}, "
-                f"UID in object meta: {meta.get('uid')}",
+                f"the UID in the precondition ({options.uid}) does not match the UID in record "
+                f"({meta.get('uid')}). The object might have been deleted and then recreated",
             )
         if options.resource_version is not None and options.resource_version != meta.get(
             "resourceVersion"
         ):
-            raise errors.conflict(
-                rt.group,
-                rt.plural,
+            raise errors.precondition_failed(
+                group,
+                kind,
                 name,
-                f"Precondition failed: ResourceVersion in precondition: "
-                f"{options.resource_version}, ResourceVersion in object meta: "
-                f"{meta.get('resourceVersion')}",
+                f"the ResourceVersion in the precondition ({options.resource_version}) does not "
+                f"match the ResourceVersion in record ({meta.get('resourceVersion')}). The "
+                "object might have been modified",
             )
         return self.delete_object(rt, old, _policy(options), dry_run=dry_run)
 
@@ -416,8 +581,9 @@ class Operations:
             new_meta["finalizers"] = fins
         if not is_deleting(old):
             new_meta["deletionTimestamp"] = now_rfc3339()
-            new_meta["deletionGracePeriodSeconds"] = 0
-            if rt.has_generation:
+            if rt is not NAMESPACES and rt is not CRDS:  # their own Delete sets no grace period
+                new_meta["deletionGracePeriodSeconds"] = 0
+            if rt.has_generation and rt is not CRDS:  # the CRD's own Delete keeps it
                 new_meta["generation"] = int(new_meta.get("generation") or 0) + 1
             if rt is NAMESPACES:
                 new.setdefault("status", {})["phase"] = "Terminating"
@@ -428,12 +594,12 @@ class Operations:
                         "type": "Terminating",
                         "status": "True",
                         "reason": "InstanceDeletionPending",
-                        "message": "CustomResourceDefinition marked for deletion; instance "
-                        "deletion pending",
+                        "message": "CustomResourceDefinition marked for deletion; "
+                        "CustomResource deletion will begin soon",
                         "lastTransitionTime": now_rfc3339(),
                     },
                 )
-        new = ordered(new)
+        new = ordered(_without_empty_meta(new))
         if _same(new, old):
             return WriteResult(old)
         if not dry_run:
@@ -443,54 +609,115 @@ class Operations:
     # -- controller-side writes (no HTTP request behind them) -------------------------
 
     def rewrite(
-        self, rt: ResourceType, old: JsonObject, change: Callable[[JsonObject], None]
+        self,
+        rt: ResourceType,
+        old: JsonObject,
+        change: Callable[[JsonObject], None],
+        *,
+        manager: str = CONTROLLER_MANAGER,
+        subresource: str = "",
     ) -> WriteResult:
-        """Apply `change` to a copy of `old` and store it, as a controller would."""
+        """Apply `change` to a copy of `old` and store it, as a controller would (recorded
+        as its manager's Update)."""
         new = clone_object(old)
         change(new)
-        return self._finish(rt, old, new, dry_run=False)
+        fm = self._field_manager(rt, subresource)
+        entries = fm.update(
+            self._managed_view(rt, old),
+            self._managed_view(rt, new),
+            managed.parse_entries(old["metadata"].get("managedFields")) or [],
+            manager,
+            now_rfc3339(),
+        )
+        new["metadata"]["managedFields"] = managed.render_entries(entries)
+        return self._finish(rt, old, _without_empty_meta(new), dry_run=False)
 
     # -- helpers -------------------------------------------------------------------
 
-    def _decode(self, rt: ResourceType, body: Any) -> JsonObject:
+    def _decode(
+        self, rt: ResourceType, body: Any, *, patched: JsonObject | None = None
+    ) -> JsonObject:
+        """The body as a (core-form) object of the type; 400 where decoding would fail."""
         if not isinstance(body, dict):
             raise errors.bad_request(
                 f"the object provided is unrecognized (must be of type {rt.kind})"
             )
-        obj = kinds.from_wire(rt, body)
         api_version = body.get("apiVersion")
         kind = body.get("kind")
-        if rt.custom and (not api_version or not kind):
-            missing = "Kind" if not kind else "Version"
-            raise errors.bad_request(
-                f"Object '{missing}' is missing in '{json.dumps(body, separators=(',', ':'))}'"
-            )
-        if kind is not None and kind != rt.kind:
-            raise errors.bad_request(
-                f"the object provided is unrecognized (must be of type {rt.kind}): "
-                f"kind {kind!r} does not match"
-            )
-        if api_version is not None:
-            group = str(api_version).rpartition("/")[0]
-            if group != rt.group:
+        if rt.custom:
+            if not kind:
+                text = json.dumps(body, separators=(",", ":"))
+                summary = text if len(text) <= 30 else text[:30] + " ..."
                 raise errors.bad_request(
-                    f"the API version in the data ({api_version}) does not match the expected "
-                    f"API version ({rt.api_version})"
+                    f"the object provided is unrecognized (must be of type {rt.kind}): "
+                    f"Object 'Kind' is missing in '{text}' ({summary})"
                 )
-        obj = dict(obj)
+            if api_version != rt.api_version:
+                raise errors.bad_request(
+                    f"the API version in the data ({api_version or ''}) does not match the "
+                    f"expected API version ({rt.api_version})"
+                )
+        else:
+            self._check_builtin_kind(rt, api_version, kind)
+        obj = dict(kinds.from_wire(rt, body))
         obj["apiVersion"] = "v1" if rt.representation == EVENTS_V1 else rt.api_version
-        obj["kind"] = rt.kind
+        if not rt.custom:
+            obj["kind"] = rt.kind
         meta = obj.get("metadata")
         if meta is None:
             meta = {}
         if not isinstance(meta, dict):
-            raise errors.bad_request(
-                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
-                "metadata must be an object"
-            )
-        _check_meta_types(rt, meta)
+            raise self._undecodable(rt, body, patched, "metadata must be an object")
+        problem = _meta_type_problem(meta)
+        if problem:
+            raise self._undecodable(rt, body, patched, problem)
         obj["metadata"] = dict(meta)
         return obj
+
+    def _check_builtin_kind(self, rt: ResourceType, api_version: Any, kind: Any) -> None:
+        """What the scheme refuses: a kind or version it cannot convert to the resource's."""
+        group, _, version = str(api_version or rt.api_version).rpartition("/")
+        kind = str(kind or rt.kind)
+        group_version = f"{group}/{version}" if group else version
+        if (group, kind) == (rt.group, rt.kind) and self.registry.lookup(group, version, rt.plural):
+            return
+        served = {(t.group, t.version, t.kind) for t in self.registry if not t.custom}
+        if (group, version, kind) in served:
+            problem = (
+                f"converting ({version}.{kind}) to ({_internal_group(rt)}.{rt.kind}): "
+                "unknown conversion"
+            )
+        else:
+            problem = (
+                f'no kind "{kind}" is registered for version "{group_version}" in scheme '
+                '"pkg/runtime/scheme.go:110"'
+            )
+        raise errors.bad_request(
+            f'{kind} in version "{version}" cannot be handled as a {rt.kind}: {problem}'
+        )
+
+    @staticmethod
+    def _undecodable(
+        rt: ResourceType, body: JsonObject, patched: JsonObject | None, problem: str
+    ) -> ApiError:
+        """A body that does not decode: 400 for a create or update; for a patch, 422 naming
+        the patched object (patch handlers report decoding errors that way)."""
+        if patched is not None:
+            text = json.dumps(patched, separators=(",", ":"), sort_keys=True)
+            return errors.invalid("", "", "", [c.invalid("patch", text, problem)])
+        version = str(body.get("apiVersion") or rt.api_version).rpartition("/")[2]
+        kind = str(body.get("kind") or rt.kind)
+        return errors.bad_request(
+            f'{kind} in version "{version}" cannot be handled as a {rt.kind}: {problem}'
+        )
+
+    def _decode_checks(
+        self, rt: ResourceType, body: JsonObject, obj: JsonObject, *, patched: JsonObject | None
+    ) -> None:
+        try:
+            kinds.decode(rt, obj)
+        except kinds.DecodeError as exc:
+            raise self._undecodable(rt, body, patched, str(exc)) from None
 
     @staticmethod
     def _check_identity(rt: ResourceType, namespace: str, name: str, obj: JsonObject) -> None:
@@ -502,30 +729,33 @@ class Operations:
             )
         _place_in_namespace(rt, meta, namespace)
 
-    def _meta_causes(self, obj: JsonObject, old: JsonObject | None) -> list[Cause]:
-        meta = obj["metadata"]
-        found: list[Cause] = []
-        found += validate_labels(meta.get("labels") or {})
-        found += validate_annotations(meta.get("annotations") or {})
-        fins = finalizers(obj)
-        found += validate_finalizers(fins)
-        if old is not None and is_deleting(old):
-            added = sorted(set(fins) - set(finalizers(old)))
-            if added:
-                found.append(
-                    c.forbidden(
-                        "metadata.finalizers",
-                        "no new finalizers can be added if the object is being deleted, found "
-                        f"new finalizers {json.dumps(added)}",
-                    )
-                )
-        found += _owner_reference_causes(meta.get("ownerReferences") or [])
-        return found
+    @staticmethod
+    def _custom_kind_causes(rt: ResourceType, body: JsonObject) -> list[Cause]:
+        """A custom resource's kind is checked by validation, not by decoding."""
+        kind = body.get("kind")
+        if rt.custom and kind != rt.kind:
+            return [c.invalid("kind", kind, f"must be {rt.kind}")]
+        return []
 
-    def _prune_known_fields(
-        self, rt: ResourceType, obj: JsonObject, field_validation: str
+    @staticmethod
+    def _invalid(rt: ResourceType, body: JsonObject, name: str, found: list[Cause]) -> ApiError:
+        group, kind = kinds.invalid_kind(rt)
+        if rt.custom and isinstance(body.get("kind"), str) and body["kind"]:
+            kind = body["kind"]  # the kind the object declares, right or wrong
+        return errors.invalid(group, kind, name, found)
+
+    def _field_validation(
+        self,
+        rt: ResourceType,
+        body: JsonObject,
+        obj: JsonObject,
+        field_validation: str,
+        *,
+        patched: JsonObject | None,
     ) -> list[str]:
-        """Drop fields the Go types would not decode; warn or fail per fieldValidation."""
+        """Drop what the type does not know (metadata and built-in top-level fields here,
+        schema pruning later) and warn, or fail under fieldValidation=Strict. The whole
+        incoming object counts, also the parts a subresource then ignores."""
         unknown: list[str] = []
         meta = obj["metadata"]
         for key in [k for k in meta if k not in OBJECT_META_FIELDS]:
@@ -536,33 +766,71 @@ class Operations:
             for key in [k for k in obj if k not in known]:
                 unknown.append(key)
                 del obj[key]
-        return self._unknown_fields(rt, unknown, field_validation)
-
-    @staticmethod
-    def _unknown_fields(rt: ResourceType, unknown: list[str], field_validation: str) -> list[str]:
+        if rt.custom and rt.schema is not None:
+            rest = {k: v for k, v in obj.items() if k not in _ROOT_FIELDS}
+            unknown += prune(rest, _body_schema(rt.schema))[1]
         if not unknown or field_validation == "Ignore":
             return []
         described = ", ".join(f'unknown field "{path}"' for path in unknown)
         if field_validation == "Strict":
-            raise errors.bad_request(
-                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
-                f"strict decoding error: {described}"
-            )
+            raise self._undecodable(rt, body, patched, f"strict decoding error: {described}")
         return [f'unknown field "{path}"' for path in unknown]
 
     def _apply_schema(
-        self, rt: ResourceType, obj: JsonObject, field_validation: str
-    ) -> tuple[JsonObject, list[Cause], list[str]]:
+        self, rt: ResourceType, obj: JsonObject, *, status_only: bool = False
+    ) -> tuple[JsonObject, list[Cause]]:
+        """Prune, default and validate a custom resource by its CRD's schema. A status
+        update validates the status alone, by the status schema (its messages name paths
+        from there; the causes' fields start at `status`)."""
         if not rt.custom or rt.schema is None:
-            return obj, [], []
+            return obj, []
+        schema = _body_schema(rt.schema)
         body = {k: v for k, v in obj.items() if k not in _ROOT_FIELDS}
-        before = clone(body)
-        result, found = apply_structural_schema(body, _body_schema(rt.schema))
-        unknown = _pruned_paths(before, result, "")
-        warnings = self._unknown_fields(rt, unknown, field_validation)
+        result, found = apply_structural_schema(body, schema)
+        if status_only:
+            status_schema = (schema.get("properties") or {}).get("status")
+            found = []
+            if "status" in result and isinstance(status_schema, dict):
+                found = [
+                    Cause(cause.reason, cause.message, _under("status", cause.field))
+                    for cause in validate_value(result["status"], status_schema)
+                ]
         out = {k: obj[k] for k in _ROOT_FIELDS if k in obj}
         out.update(result)
-        return out, list(found), warnings
+        return out, list(found)
+
+    def _defaulted(self, rt: ResourceType, obj: JsonObject) -> JsonObject:
+        """A custom resource pruned and defaulted by its schema (validation aside)."""
+        if not rt.custom or rt.schema is None:
+            return obj
+        body = {k: v for k, v in obj.items() if k not in _ROOT_FIELDS}
+        result, _ = apply_structural_schema(body, _body_schema(rt.schema))
+        return {**{k: obj[k] for k in _ROOT_FIELDS if k in obj}, **result}
+
+    @staticmethod
+    def _managed_view(rt: ResourceType, obj: JsonObject) -> JsonObject:
+        """The object as the request's API version shows it: what field sets are made of."""
+        return kinds.to_wire(rt, obj)
+
+    def _field_manager(self, rt: ResourceType, subresource: str) -> managed.FieldManager:
+        """The field manager of a resource (and subresource), with its reset fields."""
+        if rt.custom:
+            schema = managed.crd_schema(rt.schema)
+        else:
+            schema = managed.BUILTIN_SCHEMAS.get(f"{rt.group}/{rt.plural}", managed.DEDUCED_ROOT)
+        ignored: tuple[managed.Path, ...] = ()
+        if subresource == "status":
+            ignored = (("f:spec",),)
+        elif subresource == "" and rt.has_status:
+            ignored = (("f:status",),)
+        return managed.FieldManager(
+            schema=schema,
+            api_version=rt.api_version,
+            skey=f"{rt.group}/{rt.plural}",
+            builtin=not rt.custom,
+            subresource=subresource,
+            ignored=ignored,
+        )
 
 
 def _reason(code: int) -> str:
@@ -617,40 +885,116 @@ def _same(a: JsonObject, b: JsonObject) -> bool:
     return True
 
 
-def _check_meta_types(rt: ResourceType, meta: JsonObject) -> None:
-    def fail(path: str, want: str) -> ApiError:
-        return errors.bad_request(
-            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
-            f"json: cannot unmarshal into Go struct field ObjectMeta.metadata.{path} of type {want}"
+def _json_kind(value: Any) -> str:
+    """How encoding/json names a JSON value's type in "cannot unmarshal X into" errors."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "null"
+
+
+def _internal_group(rt: ResourceType) -> str:
+    """The Go package of the kind's internal type, as conversion errors name it."""
+    if rt.group in ("", "events.k8s.io"):
+        return "core"
+    return rt.group.split(".")[0]
+
+
+def _meta_type_problem(meta: JsonObject) -> str:
+    """encoding/json's complaint about ObjectMeta fields of the wrong JSON type, if any."""
+
+    def wrong(path: str, value: Any, want: str) -> str:
+        return (
+            f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
+            f"ObjectMeta.metadata.{path} of type {want}"
         )
 
     for key in ("name", "generateName", "namespace", "resourceVersion", "uid"):
-        if key in meta and meta[key] is not None and not isinstance(meta[key], str):
-            raise fail(key, "string")
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            return wrong(key, meta[key], "string")
     for key in ("labels", "annotations"):
         value = meta.get(key)
         if value is None:
             continue
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise fail(key, "map[string]string")
+        if not isinstance(value, dict):
+            return wrong(key, value, "map[string]string")
+        for item in value.values():
+            if not isinstance(item, str):
+                return wrong(key, item, "string")
     fins = meta.get("finalizers")
-    if fins is not None and (
-        not isinstance(fins, list) or not all(isinstance(f, str) for f in fins)
-    ):
-        raise fail("finalizers", "[]string")
+    if fins is not None:
+        if not isinstance(fins, list):
+            return wrong("finalizers", fins, "[]string")
+        for item in fins:
+            if not isinstance(item, str):
+                return wrong("finalizers", item, "string")
     refs = meta.get("ownerReferences")
-    if refs is not None and (
-        not isinstance(refs, list) or not all(isinstance(r, dict) for r in refs)
-    ):
-        raise fail("ownerReferences", "[]v1.OwnerReference")
+    if refs is not None:
+        if not isinstance(refs, list):
+            return wrong("ownerReferences", refs, "[]v1.OwnerReference")
+        for item in refs:
+            if not isinstance(item, dict):
+                return wrong("ownerReferences", item, "v1.OwnerReference")
+    return ""
+
+
+def _object_meta_causes(obj: JsonObject) -> list[Cause]:
+    """ValidateObjectMetaAccessor, less the name (checked by the caller)."""
+    meta = obj["metadata"]
+    found: list[Cause] = []
+    found += validate_labels(meta.get("labels") or {})
+    found += validate_annotations(meta.get("annotations") or {})
+    found += _owner_reference_causes(meta.get("ownerReferences") or [])
+    found += validate_finalizers(finalizers(obj))
+    return found
+
+
+def _object_meta_update_causes(new: JsonObject, old: JsonObject) -> list[Cause]:
+    """ValidateObjectMetaAccessorUpdate (the immutable fields are the server's own here)."""
+    meta = new["metadata"]
+    found: list[Cause] = []
+    if is_deleting(old):
+        added = [f for f in finalizers(new) if f not in finalizers(old)]
+        if added:
+            shown = "[]string{" + ", ".join(json.dumps(f) for f in added) + "}"
+            found.append(
+                c.forbidden(
+                    "metadata.finalizers",
+                    "no new finalizers can be added if the object is being deleted, found new "
+                    f"finalizers {shown}",
+                )
+            )
+    found += validate_labels(meta.get("labels") or {})
+    found += validate_annotations(meta.get("annotations") or {})
+    found += _owner_reference_causes(meta.get("ownerReferences") or [])
+    return found
+
+
+def _update_meta_causes(rt: ResourceType, new: JsonObject, old: JsonObject) -> list[Cause]:
+    """BeforeUpdate validates metadata once each way, then the kind's strategy again: every
+    pass reports what it finds, so a bad label is listed two to four times."""
+    meta_passes, update_passes = 1, 1
+    extra_update, extra_meta = kinds.update_meta_validations(rt)
+    meta_passes += extra_meta
+    update_passes += extra_update
+    return (
+        _object_meta_causes(new) * meta_passes
+        + _object_meta_update_causes(new, old) * update_passes
+    )
 
 
 def _owner_reference_causes(refs: list[Any]) -> list[Cause]:
-    """ValidateOwnerReferences (apimachinery/pkg/api/validation/objectmeta.go)."""
+    """ValidateOwnerReferences (apimachinery/pkg/api/validation/objectmeta.go): the field
+    paths name no index."""
     found: list[Cause] = []
     controllers = 0
-    for i, ref in enumerate(refs):
-        field = f"metadata.ownerReferences[{i}]"
+    field = "metadata.ownerReferences"
+    for ref in refs:
         if not ref.get("apiVersion"):
             found.append(c.invalid(f"{field}.apiVersion", "", "version must not be empty"))
         if not ref.get("kind"):
@@ -664,13 +1008,59 @@ def _owner_reference_causes(refs: list[Any]) -> list[Cause]:
     if controllers > 1:
         found.append(
             c.invalid(
-                "metadata.ownerReferences",
+                field,
                 refs,
                 'Only one reference can have Controller set to true. Found "true" in '
                 f"references for {controllers} owners",
             )
         )
     return found
+
+
+_OMITEMPTY_META = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
+
+
+def _without_empty_meta(obj: JsonObject) -> JsonObject:
+    """ObjectMeta's omitempty collections: an empty one is not there at all."""
+    meta = obj["metadata"]
+    for key in _OMITEMPTY_META:
+        if key in meta and not meta[key]:
+            del meta[key]
+    return obj
+
+
+def _last_applied(config: JsonObject) -> str:
+    """What kubectl's annotation holds after a server-side apply by kubectl: the applied
+    configuration, without the annotation itself (fieldmanager buildLastApplied)."""
+    copy = clone_object(config)
+    meta = copy.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
+        meta["annotations"] = {k: v for k, v in meta["annotations"].items() if k != LAST_APPLIED}
+    return json.dumps(copy, separators=(",", ":"), sort_keys=True) + "\n"
+
+
+def _allowed_conflicts(fm: managed.FieldManager, live: JsonObject) -> set[managed.Path] | None:
+    """The fields kubectl's last-applied annotation declares, when the live object still
+    has those values: kubectl apply --server-side takes them over without conflicts."""
+    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        last = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(last, dict):
+        return None
+    paths = managed.to_field_set(last, fm.schema)
+    if managed.compare(live, managed.merge(live, last, fm.schema), fm.schema).modified:
+        return None
+    return paths
+
+
+def _under(root: str, path: str) -> str:
+    if not path:
+        return root
+    return f"{root}{path}" if path.startswith("[") else f"{root}.{path}"
 
 
 def _body_schema(schema: JsonObject) -> JsonObject:
@@ -683,22 +1073,6 @@ def _body_schema(schema: JsonObject) -> JsonObject:
     if required:
         out["required"] = required
     return out
-
-
-def _pruned_paths(before: Any, after: Any, prefix: str) -> list[str]:
-    """Paths present in `before` but gone from `after`: the fields pruning removed."""
-    found: list[str] = []
-    if isinstance(before, dict) and isinstance(after, dict):
-        for key, value in before.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if key not in after:
-                found.append(path)
-            else:
-                found += _pruned_paths(value, after[key], path)
-    elif isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        for i, (b, a) in enumerate(zip(before, after, strict=True)):
-            found += _pruned_paths(b, a, f"{prefix}[{i}]")
-    return found
 
 
 def _place_in_namespace(rt: ResourceType, meta: JsonObject, namespace: str) -> None:

@@ -30,6 +30,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from modelsync_sandbox.kube.causes import too_long
 from modelsync_sandbox.kube.meta import OBJECT_META_FIELDS, clone, json_equal
 from modelsync_sandbox.kube.validation import (
     Cause,
@@ -407,9 +408,7 @@ def _check_string(x: str, s: Schema, path: str, causes: list[Cause]) -> None:
     max_length = s.get("maxLength")
     if isinstance(max_length, int) and len(x) > max_length:
         # field.TooLongMaxLength: the value is not shown.
-        causes.append(
-            Cause("FieldValueTooLong", f"Too long: may not be longer than {max_length}", path)
-        )
+        causes.append(too_long(path, max_length))
         return
     min_length = s.get("minLength")
     if isinstance(min_length, int) and len(x) < min_length:

@@ -289,7 +289,7 @@ def validate_annotations(
         found.append(
             Cause(
                 "FieldValueTooLong",
-                f"Too long: must have at most {ANNOTATIONS_TOTAL_MAX} bytes",
+                f"Too long: may not be more than {ANNOTATIONS_TOTAL_MAX} bytes",
                 field,
             )
         )

@@ -25,7 +25,6 @@ from modelsync_sandbox.kube.store import ADDED, DELETED, MODIFIED, Event, Store
 
 DEFAULT_TIMEOUT = 1800.0
 _LIVENESS_CHECK = 5.0  # how often an idle stream checks its client is still there
-INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 # The kind of fault that hit a request ("status", "gone", "delay", "drop"), for the request log.
 FAULT_KEY = web.RequestKey("fault", str)
 # Queued into an open watch by a fault: end it with an ERROR event (obj), or drop it.
@@ -41,7 +40,6 @@ class WatchRequest:
     resource_version: str
     timeout: float
     bookmarks: bool
-    send_initial_events: bool
     encode: Callable[[JsonObject], JsonObject]
     content_type: str
 
@@ -158,8 +156,6 @@ async def serve_watch(
             translated = flt.translate(event)
             if translated is not None:
                 batch += _line(translated[0], wr.encode(translated[1]))
-        if wr.send_initial_events and wr.bookmarks:
-            batch += _bookmark(wr, store.resource_version, initial_end=True)
         if batch:
             await response.write(bytes(batch))
         await _pump(request, response, watcher.queue, flt, wr, store, bookmark_interval)
@@ -172,10 +168,8 @@ async def serve_watch(
     return response
 
 
-def _bookmark(wr: WatchRequest, rv: int, *, initial_end: bool = False) -> bytes:
+def _bookmark(wr: WatchRequest, rv: int) -> bytes:
     meta: JsonObject = {"resourceVersion": str(rv), "creationTimestamp": None}
-    if initial_end:
-        meta["annotations"] = {INITIAL_EVENTS_END: "true"}
     return _line(
         "BOOKMARK", {"kind": wr.rt.kind, "apiVersion": wr.rt.api_version, "metadata": meta}
     )

@@ -279,7 +279,7 @@ class TestValidationMessages:
             spec_causes({"short": "abcd", "long": "ab", "url": "http://x"}, schema)
         ) == [
             ("spec.long", 'Invalid value: "ab": spec.long in body should be at least 3 chars long'),
-            ("spec.short", "Too long: may not be longer than 3"),
+            ("spec.short", "Too long: may not be more than 3 bytes"),
             ("spec.url", "Invalid value: \"http://x\": spec.url in body should match '^https://'"),
         ]
 

@@ -210,7 +210,7 @@ class TestAnnotations:
         assert validate_annotations(over) == [
             Cause(
                 "FieldValueTooLong",
-                "Too long: must have at most 262144 bytes",
+                "Too long: may not be more than 262144 bytes",
                 "metadata.annotations",
             )
         ]
