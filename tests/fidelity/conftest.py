@@ -1,16 +1,21 @@
-"""Fixtures of the fidelity tests: a fresh sandbox per module beside the session's real
-control plane, both with the Widget test CRD (and, where asked, the project's CRDs)."""
+"""Fixtures of the fidelity tests: a fresh sandbox per module beside a real control plane of
+this package's own, both with the Widget test CRD (and, where asked, the project's CRDs).
+
+Not the session's control plane: the end-to-end suite's operator runs there and would write
+to the ModelCatalogSyncs these tests compare."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from fidelity.runner import REAL, SANDBOX, Pair, Server
-from fixtures_kube import install_widget_crd, start_sandbox
-from fixtures_real_cluster import RealCluster
+from fixtures_kube import E2E_KUBECONFIG_ENV, install_widget_crd, start_sandbox
+from fixtures_real_cluster import RealCluster, started_real_cluster
 
 # Real clusters (by kubeconfig) that already have crds/ applied in this session: CRDs are
 # cluster-scoped, once is enough.
@@ -21,6 +26,16 @@ def _on_both(pair: Pair, step: Callable[[Server], None]) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         for done in [pool.submit(step, server) for server in pair]:
             done.result()
+
+
+@pytest.fixture(scope="package")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
+    given = os.environ.get(E2E_KUBECONFIG_ENV)
+    if given:
+        yield RealCluster(Path(given), None)
+        return
+    with started_real_cluster(tmp_path_factory.mktemp("fidelity-real")) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
-"""End-to-end harness (its fixtures are exposed by conftest.py): one cluster and one operator
-process per test session, a namespace and a sandbox catalog per scenario, kubectl as the
-observer.
+"""End-to-end harness (a pytest plugin of tests/conftest.py): per API server one cluster and
+one operator process per test session, a namespace and a sandbox catalog per scenario,
+kubectl as the observer.
 
-The cluster is the sandbox API server unless MODELSYNC_E2E_KUBECONFIG names a real one
-(kind, k3d); then `e2e.sandbox` is None and sandbox-only checks (write counts) skip.
+Each test that uses `e2e` runs on the sandbox API server and on the real control plane
+(`real_cluster`: ours, or the cluster MODELSYNC_E2E_KUBECONFIG names). Write requests are
+counted from the sandbox's request log or the real API server's audit log.
 The operator runs as a subprocess (`python -m modelsync run ...`), outside the
 cluster, so it reaches the sandbox catalog on 127.0.0.1 either way.
 """
@@ -45,6 +46,7 @@ OPERATOR_NAMESPACE = "modelsync-system"
 OPERATOR_SERVICE_ACCOUNT = "modelsync"
 # A bound, not a pace: waits poll every 0.1 s and return as soon as the state is there.
 WAIT_TIMEOUT = 30.0
+OPERATOR_READY_TIMEOUT = 60.0
 # Distinctive, so a scan for it cannot hit anything else.
 CATALOG_TOKEN = "tok-e2e-7f3c9a1d5b"
 SECRET_NAME = "tfy-api"
@@ -167,8 +169,7 @@ REAL_SERVER = pytest.param(
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Runs each test that uses `e2e` on both servers, or on the one its marker names
-    (a hook: conftest.py files that use this harness import it)."""
+    """Runs each test that uses `e2e` on both servers, or on the one its marker names."""
     if "e2e_server" not in metafunc.fixturenames:
         return
     servers: list[object] = ["sandbox", REAL_SERVER]
@@ -227,6 +228,8 @@ def e2e(
         env.ok("apply", "-f", str(CRDS))
         env.ok("wait", "--for=condition=Established", "--timeout=30s", "crd", "--all")
         operator.start()
+        # The liveness endpoint answers once Kopf runs: no scenario starts before that.
+        wait_for(partial(answers, liveness), timeout=OPERATOR_READY_TIMEOUT, interval=0.1)
         yield env
     finally:
         operator.stop()
