@@ -34,10 +34,14 @@ def _ratio(value: float, base: float) -> str:
     return f"{value / base:.1f}x" if base > 0 else "n/a"
 
 
-def _writes(sample: SyncSample) -> str:
+def _writes(sample: SyncSample, log: str) -> str:
     if sample.wire_writes == len(sample.writes):
         return str(sample.wire_writes)
-    return f"{sample.wire_writes} (sandbox log: {len(sample.writes)})"
+    return f"{sample.wire_writes} ({log}: {len(sample.writes)})"
+
+
+def _slug(process: str) -> str:
+    return process.split()[0]
 
 
 def _requests(sample: SyncSample) -> str:
@@ -89,6 +93,14 @@ def _first_sync(results: Results, first: SyncSample, pages: int) -> list[Figure]
             first.max_in_flight,
         ),
         Figure(
+            "first.writes",
+            "first sync: Kubernetes writes",
+            _writes(first, results.write_log),
+            "",
+            None,
+            first.wire_writes,
+        ),
+        Figure(
             "first.wall",
             "first sync: wall time (create -> sync done)",
             _seconds(first.wall),
@@ -129,7 +141,7 @@ def _steady(results: Results, steady: Sequence[SyncSample], pages: int) -> list[
         Figure(
             "steady.writes",
             f"steady sync: Kubernetes writes (max of {count})",
-            str(writes) if writes == logged else f"{writes} (sandbox log: {logged})",
+            str(writes) if writes == logged else f"{writes} ({results.write_log}: {logged})",
             "0",
             writes == 0 and logged == 0,
             writes,
@@ -184,6 +196,55 @@ def _steady(results: Results, steady: Sequence[SyncSample], pages: int) -> list[
     return rows
 
 
+def _server(results: Results) -> list[Figure]:
+    """The API server's processes: CPU in the operator's windows, memory after the steady
+    syncs (with the sandbox, the bench process: the sandbox serves from it)."""
+    rows = []
+    first, steady = results.first, results.steady
+    names = list(first.server_cpu) if first is not None else []
+    names += [name for name in results.server_memory if name not in names]
+    for name in names:
+        slug = _slug(name)
+        if first is not None and name in first.server_cpu:
+            cpu = first.server_cpu[name]
+            rows.append(
+                Figure(
+                    f"server.{slug}.first_cpu",
+                    f"first sync: {name} CPU",
+                    _seconds(cpu),
+                    "",
+                    None,
+                    cpu,
+                )
+            )
+        if steady and all(name in s.server_cpu for s in steady):
+            cpu = statistics.median(s.server_cpu[name] for s in steady)
+            rows.append(
+                Figure(
+                    f"server.{slug}.steady_cpu",
+                    f"steady sync: {name} CPU (median)",
+                    _seconds(cpu),
+                    "",
+                    None,
+                    cpu,
+                )
+            )
+        used = results.server_memory.get(name)
+        if used is not None:
+            rss, hwm = used.rss / MIB, used.hwm / MIB
+            rows.append(
+                Figure(
+                    f"server.{slug}.rss",
+                    f"{name} RSS (peak)",
+                    f"{rss:.0f} MiB ({hwm:.0f} MiB)",
+                    "",
+                    None,
+                    rss,
+                )
+            )
+    return rows
+
+
 def figures(results: Results) -> list[Figure]:
     opts = results.options
     pages = listing_requests(opts.models, opts.page_size)
@@ -218,7 +279,7 @@ def figures(results: Results) -> list[Figure]:
             Figure(
                 "annotated.writes",
                 "steady sync by annotation: writes",
-                _writes(annotated),
+                _writes(annotated, results.write_log),
                 "1 (status.lastHandledReconcileAt)",
                 annotated.wire_writes == 1,
                 annotated.wire_writes,
@@ -236,7 +297,7 @@ def figures(results: Results) -> list[Figure]:
                 median,
             )
         )
-    return rows
+    return rows + _server(results)
 
 
 def _sample_line(label: str, sample: SyncSample) -> str:
@@ -255,7 +316,7 @@ def _share(frame: str, samples: int, total: int) -> str:
 
 
 def details(results: Results) -> list[str]:
-    lines = [f"setup (catalog, sandbox, CRDs, operator start): {_seconds(results.setup_seconds)}"]
+    lines = [f"setup (catalog, cluster, CRDs, operator start): {_seconds(results.setup_seconds)}"]
     samples: list[tuple[str, SyncSample]] = []
     if results.first is not None:
         samples.append(("sync 1, ModelCatalogSync created", results.first))
@@ -267,6 +328,10 @@ def details(results: Results) -> list[str]:
     lines += [_sample_line(label, sample) for label, sample in samples]
     if results.latencies:
         lines.append("trigger latencies: " + ", ".join(f"{x:.2f} s" for x in results.latencies))
+        lines.append(
+            "their syncs, trigger -> the operator's sync line: "
+            + ", ".join(f"{s.wall:.2f} s" for s in results.latency_syncs)
+        )
         lines.append(
             f"writes of a trigger that changes one model: {sorted(results.latency_writes)}"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from operator_process import SyncLine
 from parse_baseline import ParseCost
@@ -24,6 +25,11 @@ class Options:
     py_spy: str | None = None
     workdir: Path | None = None
     json_path: Path | None = None
+    # sandbox: the sandbox API server in the bench process; real: a control plane started
+    # with scripts/real-cluster, or the cluster `kubeconfig` names (`state_dir`: its state).
+    server: Literal["sandbox", "real"] = "sandbox"
+    kubeconfig: Path | None = None
+    state_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,12 @@ class SyncSample:
     catalog_failed: int
     modelref_lists: int  # logical LISTs of this sync's ModelRefs (first page: no continue)
     modelref_list_requests: int
-    writes: list[str]  # the operator's writes from the sandbox's request log: "verb res status"
+    writes: list[str]  # the operator's writes from the server's log: "verb res status"
     wire_writes: int  # write requests through the relay (only the operator uses it)
     failed_writes: int
     max_in_flight: int
     idle: bool  # the operator went idle afterwards (else `cpu` was cut at the timeout)
+    server_cpu: dict[str, float] = field(default_factory=dict)  # the same window, by process
 
 
 @dataclass
@@ -55,8 +62,11 @@ class Results:
     steady: list[SyncSample] = field(default_factory=list)
     annotated: SyncSample | None = None
     memory: Memory | None = None
+    server_memory: dict[str, Memory] = field(default_factory=dict)  # when `memory` was taken
+    write_log: str = "server log"  # where `SyncSample.writes` came from
     parse: ParseCost | None = None
     latencies: list[float] = field(default_factory=list)
+    latency_syncs: list[SyncSample] = field(default_factory=list)  # the syncs they triggered
     latency_writes: list[str] = field(default_factory=list)
     retry_lines: int = 0
     profiles: dict[str, Summary] = field(default_factory=dict)  # by phase, with --py-spy

@@ -1,10 +1,13 @@
 """Benchmark the operator against its targets (bench/README.md) and print them as a table.
 
     .venv/bin/python bench/operator_bench.py [--models 10000] [--page-size 100]
+        [--server sandbox|real | --kubeconfig FILE [--state-dir DIR]]
 
-The sandbox catalog (N generated models), the sandbox API server and a relay that counts
-writes in flight run in this process; the operator runs as `modelsync run` in a subprocess,
-so /proc tells its CPU time and memory alone. Phases: first sync (ModelCatalogSync created),
+The sandbox catalog (N generated models) and a relay that counts writes in flight run in
+this process, and so does the sandbox API server (`--server sandbox`, the default); `--server
+real` starts a real control plane (scripts/real-cluster) instead and `--kubeconfig` uses an
+existing cluster. The operator runs as `modelsync run` in a subprocess, so /proc tells its
+CPU time and memory alone. Phases: first sync (ModelCatalogSync created),
 two steady-state syncs (token Secret touched: the operator re-reads Secrets and syncs, the
 sync object stays as it is), one steady-state sync by trigger annotation, then trigger
 latency (a new deployable version of one model, then the `modelsync reconcile` merge patch,
@@ -16,17 +19,19 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import time
 import traceback
-import urllib.parse
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
+from bench_cluster import BenchCluster, sync_manifest
 from bench_report import details, figures
 from bench_results import Options, Results, SyncSample
 from figures import as_json, render_table
@@ -35,10 +40,10 @@ from indexed_catalog import IndexedCatalogStore
 from operator_process import OperatorProcess
 from parse_baseline import fetch_pages, measure_in_subprocess
 from process_stats import cpu_seconds, memory, wait_idle
-from sandbox_cluster import NAMESPACE, BenchCluster, sync_manifest
+from real_cluster_target import RealCluster
+from sandbox_cluster import SandboxCluster
 from spy_profile import Component, SpyRecording, summarize
 
-from modelsync.api.constants import LABEL_SYNC
 from modelsync_sandbox.catalog_server import CatalogSandbox
 
 # Where a sync's CPU can go, checked in this order (see spy_profile).
@@ -58,6 +63,14 @@ PROFILE_COMPONENTS = [
 # --- running -------------------------------------------------------------------------------
 
 
+def make_cluster(options: Options, workdir: Path) -> BenchCluster:
+    if options.kubeconfig is not None:
+        return RealCluster(workdir, kubeconfig=options.kubeconfig, state_dir=options.state_dir)
+    if options.server == "real":
+        return RealCluster(workdir, state_dir=options.state_dir)
+    return SandboxCluster(workdir)
+
+
 class Bench:
     def __init__(self, options: Options, workdir: Path) -> None:
         self.options = options
@@ -65,9 +78,9 @@ class Bench:
         self.data = generate_catalog(options.models, non_deployable=options.non_deployable)
         self.catalog = CatalogSandbox({"models": []})
         self.catalog.catalog = IndexedCatalogStore(self.data)
-        self.cluster = BenchCluster(workdir)
+        self.cluster = make_cluster(options, workdir)
         self.operator: OperatorProcess | None = None
-        self.results = Results(options)
+        self.results = Results(options, write_log=self.cluster.write_log_name)
         self._syncs = 0  # sync lines the operator has written so far
         n = max(options.models, 1)
         self.first_timeout = 120.0 + 0.1 * n
@@ -83,7 +96,7 @@ class Bench:
             "--no-leader-elect",
             # The sandbox catalog is a loopback server: only an explicit entry lets it in.
             f"--allowed-hosts={self.catalog.url}",
-            f"--namespace={NAMESPACE}",
+            *self.cluster.operator_scope(),
             f"--max-concurrent-writes={self.options.max_concurrent_writes}",
             "--secret-check-interval=200ms",
         )
@@ -93,11 +106,15 @@ class Bench:
         self.results.setup_seconds = time.monotonic() - started
 
     def stop(self) -> None:
-        if self.operator is not None:
-            self.results.retry_lines = self.operator.retry_lines
-            self.operator.stop()
-        self.cluster.stop()
-        self.catalog.stop_in_thread()
+        try:
+            if self.operator is not None:
+                self.results.retry_lines = self.operator.retry_lines
+                self.operator.stop()
+        finally:
+            try:
+                self.cluster.stop()  # a control plane the bench started goes down here
+            finally:
+                self.catalog.stop_in_thread()
 
     def warm_catalog(self) -> None:
         """Build the sandbox's memoized listing now, not inside a measured sync."""
@@ -119,29 +136,28 @@ class Bench:
         operator, relay = self.operator, self.cluster.relay
         assert operator is not None
         assert relay is not None
-        self.cluster.sandbox.reset_stats()
+        self.cluster.begin_window()
         self.catalog.clear_requests()
         relay.reset_max()
+        servers = self.cluster.server_processes()
         spy = None
         if profile is not None and self.options.py_spy:
             raw = self.workdir / f"{profile.replace(' ', '-')}.spy"
             spy = SpyRecording(self.options.py_spy, operator.pid, raw)
             time.sleep(0.5)  # py-spy attaches
         self._syncs += 1
+        server_before = {name: cpu_seconds(pid) for name, pid in servers.items()}
         cpu_before = cpu_seconds(operator.pid)
         started = time.monotonic()
         trigger()
         line = operator.wait_syncs(self._syncs, timeout)
         idle = wait_idle(operator.pid, timeout=timeout)
         cpu = cpu_seconds(operator.pid) - cpu_before
+        server_cpu = {name: cpu_seconds(pid) - server_before[name] for name, pid in servers.items()}
         if spy is not None:
             self.results.profiles[profile or ""] = summarize(spy.stop(), PROFILE_COMPONENTS)
         catalog = list(self.catalog.requests)
-        lists = [
-            r
-            for r in self.cluster.sandbox.stats.log
-            if r.verb == "list" and r.resource == "modelrefs" and _selects_sync(r.query)
-        ]
+        lists = self.cluster.sync_list_queries()
         writes = self.cluster.operator_writes()
         return SyncSample(
             line=line,
@@ -151,19 +167,20 @@ class Bench:
             catalog_list_requests=sum(1 for r in catalog if r.path.endswith("/models")),
             catalog_version_requests=sum(1 for r in catalog if r.path.endswith("/model-versions")),
             catalog_failed=sum(1 for r in catalog if r.status != 200),
-            modelref_lists=sum(1 for r in lists if "continue=" not in r.query),
+            modelref_lists=sum(1 for query in lists if "continue=" not in query),
             modelref_list_requests=len(lists),
             writes=writes,
             wire_writes=relay.writes_seen,
             failed_writes=sum(1 for w in writes if int(w.rsplit(" ", 1)[1]) >= 400),
             max_in_flight=relay.max_in_flight,
             idle=idle,
+            server_cpu=server_cpu,
         )
 
     # --- phases --------------------------------------------------------------------------
 
     def first_sync(self) -> None:
-        manifest = sync_manifest(self.catalog.url, self.options.page_size)
+        manifest = sync_manifest(self.catalog.url, self.options.page_size, self.cluster.namespace)
         self.results.first = self._measure(
             lambda: self.cluster.create_sync(manifest), self.first_timeout, profile="first sync"
         )
@@ -184,6 +201,9 @@ class Bench:
                 )
             )
         self.results.memory = memory(self.operator.pid)
+        self.results.server_memory = {
+            name: memory(pid) for name, pid in self.cluster.server_processes().items()
+        }
         if self.options.py_spy:  # one more, not counted: py-spy takes CPU from the operator
             self._measure(
                 partial(self.cluster.touch_secret, "profiled"),
@@ -209,8 +229,7 @@ class Bench:
         for attempt in range(tries):
             model = models[(attempt * len(models)) // tries]
             name = f"{model['fqn'].split('/')[1]}.{model['name']}"
-            ref = self.cluster.modelref(name)
-            since = str(ref["metadata"]["resourceVersion"])
+            since = self.cluster.modelref_watch_start(name)
             number = self._publish_version(model["id"])
             self.warm_catalog()
             watcher = self.cluster.watch_version(name, since, number, self.sync_timeout)
@@ -219,6 +238,7 @@ class Bench:
             if seen is None:
                 raise TimeoutError(f"ModelRef {name} never showed version {number}")
             self.results.latencies.append(seen - sample.started)
+            self.results.latency_syncs.append(sample)
             if attempt == 0:
                 self.results.latency_writes = sample.writes
 
@@ -234,11 +254,6 @@ class Bench:
         return number
 
 
-def _selects_sync(query: str) -> bool:
-    selector = urllib.parse.parse_qs(query).get("labelSelector", [""])[0]
-    return selector.startswith(f"{LABEL_SYNC}=")
-
-
 # --- entry ---------------------------------------------------------------------------------
 
 
@@ -246,7 +261,8 @@ def run(options: Options, out: Any = sys.stdout) -> Results:
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="modelsync-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(
-        f"modelsync operator bench: N={options.models} models, pageSize={options.page_size}, "
+        f"modelsync operator bench ({_server_name(options)}): N={options.models} models, "
+        f"pageSize={options.page_size}, "
         f"--max-concurrent-writes={options.max_concurrent_writes}, "
         f"non-deployable latest={options.non_deployable:g} (files in {workdir})",
         file=out,
@@ -254,6 +270,7 @@ def run(options: Options, out: Any = sys.stdout) -> Results:
     )
     bench = Bench(options, workdir)
     failed = False
+    interrupted: BaseException | None = None
     try:
         steps = (
             ("start", bench.start),
@@ -271,6 +288,9 @@ def run(options: Options, out: Any = sys.stdout) -> Results:
         failed = True
         traceback.print_exc()
         print(f"bench stopped early: {type(exc).__name__}: {exc}", file=out, flush=True)
+    except (KeyboardInterrupt, SystemExit) as stopped:
+        failed, interrupted = True, stopped
+        print("bench interrupted", file=out, flush=True)
     finally:
         bench.stop()
     rows = figures(bench.results)
@@ -281,7 +301,11 @@ def run(options: Options, out: Any = sys.stdout) -> Results:
         print(f"  {line}", file=out)
     if options.json_path is not None:
         payload = {
-            "options": {"models": options.models, "page_size": options.page_size},
+            "options": {
+                "models": options.models,
+                "page_size": options.page_size,
+                "server": _server_name(options),
+            },
             "complete": not failed,
             "figures": as_json(rows),
         }
@@ -290,7 +314,17 @@ def run(options: Options, out: Any = sys.stdout) -> Results:
         print(f"  operator log kept at {workdir / 'op.log'}", file=out)
     elif options.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
+    if interrupted is not None:
+        raise interrupted
     return bench.results
+
+
+def _server_name(options: Options) -> str:
+    if options.kubeconfig is not None:
+        return f"API server of {options.kubeconfig}"
+    if options.server == "real":
+        return "real control plane: etcd, kube-apiserver, kube-controller-manager"
+    return "sandbox API server"
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -318,9 +352,34 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         metavar="PATH",
         help="py-spy executable: profile the first sync and an extra (uncounted) steady sync",
     )
+    parser.add_argument(
+        "--server",
+        choices=("sandbox", "real"),
+        default="sandbox",
+        help="the API server: the sandbox's, in this process (default), or a real control "
+        "plane started with scripts/real-cluster up and stopped with down at the end",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        metavar="FILE",
+        help="an existing cluster instead (cluster-admin kubeconfig; implies --server real): "
+        "the bench installs deploy/base, works in a namespace of its own and deletes it",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="the control plane's scripts/real-cluster state dir: where --server real keeps "
+        "it (default: under the workdir), or that of the --kubeconfig cluster, for its audit "
+        "log and processes (without it, writes come from the relay's log and the "
+        "control plane's CPU and memory are not shown)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep files (operator log) here")
     parser.add_argument("--json", dest="json_path", type=Path, help="also write figures here")
     args = parser.parse_args(argv)
+    if args.state_dir is not None and args.server != "real" and args.kubeconfig is None:
+        parser.error("--state-dir goes with --server real or --kubeconfig")
     return Options(
         models=args.models,
         page_size=args.page_size,
@@ -331,11 +390,23 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         py_spy=args.py_spy,
         workdir=args.workdir,
         json_path=args.json_path,
+        server="real" if args.kubeconfig is not None else args.server,
+        kubeconfig=args.kubeconfig.resolve() if args.kubeconfig else None,
+        state_dir=args.state_dir.resolve() if args.state_dir else None,
     )
 
 
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: the operator and cluster stop
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    run(parse_args(argv))
+    options = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        run(options)
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 
