@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fixtures_real_cluster import RealCluster
+from fixtures_real_cluster import RealCluster, started_real_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,14 +62,19 @@ def test_operator_bench_runs_with_a_small_catalog(tmp_path: Path) -> None:
     assert figures["server.bench.rss"] > 0
 
 
+@pytest.fixture(scope="module")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
+    """A control plane of this module's own: the e2e suite's operator, on the session's,
+    watches all namespaces and would sync the bench's ModelCatalogSync too."""
+    with started_real_cluster(tmp_path_factory.mktemp("bench-real")) as cluster:
+        yield cluster
+
+
 def test_operator_bench_runs_on_the_real_control_plane(
     tmp_path: Path, real_cluster: RealCluster
 ) -> None:
-    """The session's control plane through --kubeconfig (the bench works in a namespace of
-    its own), its state dir for the audit log and the processes' memory. The e2e suite's
-    operator watches all namespaces and would sync the bench's ModelCatalogSync too; it
-    starts with the first e2e test on the real server, which comes after this module in the
-    real-cluster group's order (tests/bench before tests/operator)."""
+    """A real control plane through --kubeconfig (the bench works in a namespace of its
+    own), its state dir for the audit log and the processes' memory."""
     args = [f"--kubeconfig={real_cluster.kubeconfig}"]
     if real_cluster.state_dir is not None:
         args.append(f"--state-dir={real_cluster.state_dir}")
