@@ -15,9 +15,6 @@ from modelsync_sandbox.catalog_store import load_fixture_data
 
 MODELS = 8_000
 TICK = 0.01
-# Generous (a shared, busy machine; a full garbage collection holds the GIL too): the GIL
-# switches every 5 ms, and a plan on the loop itself would stall it for the whole plan.
-MAX_GAP = 1.0
 
 
 def many_models(count: int) -> list[Model]:
@@ -64,6 +61,11 @@ async def test_the_loop_keeps_ticking_while_a_large_plan_is_computed() -> None:
     await ticking
     assert len(plan.creates) == MODELS
     assert took > 1.0, f"the plan took only {took:.2f}s: the test proves nothing"
+    # A plan on the loop itself would stall it for the whole plan: one gap as long as the
+    # plan, and no ticks. Off the loop the ticks go on throughout. The bounds are relative to
+    # the plan's own time, not absolute seconds: on a busy 2-core machine (the CI run also
+    # hosts real API servers) the OS may not run the loop's thread for a while, which says
+    # nothing about where the plan runs.
     worst = max(gaps)
-    assert worst < min(MAX_GAP, took / 2), f"the loop stalled {worst:.2f}s in a {took:.2f}s plan"
+    assert worst < took / 2, f"the loop stalled {worst:.2f}s in a {took:.2f}s plan"
     assert len(gaps) > took / (4 * TICK)
