@@ -61,11 +61,9 @@ async def test_the_loop_keeps_ticking_while_a_large_plan_is_computed() -> None:
     await ticking
     assert len(plan.creates) == MODELS
     assert took > 1.0, f"the plan took only {took:.2f}s: the test proves nothing"
-    # A plan on the loop itself would stall it for the whole plan: one gap as long as the
-    # plan, and no ticks. Off the loop the ticks go on throughout. The bounds are relative to
-    # the plan's own time, not absolute seconds: on a busy 2-core machine (the CI run also
-    # hosts real API servers) the OS may not run the loop's thread for a while, which says
-    # nothing about where the plan runs.
-    worst = max(gaps)
-    assert worst < took / 2, f"the loop stalled {worst:.2f}s in a {took:.2f}s plan"
-    assert len(gaps) > took / (4 * TICK)
+    # A plan on the loop itself stalls it for the whole plan: the ticker wakes once, after the
+    # plan, and records a single gap. Off the loop it keeps ticking while the plan runs. The
+    # proof counts ticks rather than bounding gaps in seconds: on a busy 2-core machine (the CI
+    # run also hosts real API servers) the OS may not run the loop's thread for a second or
+    # more, which says nothing about where the plan runs.
+    assert len(gaps) >= 10, f"the loop ticked {len(gaps)} times in a {took:.2f}s plan"
