@@ -75,12 +75,15 @@ _.never_capture
 _.enabled
 _.ultimate_exiting_timeout
 _.reconnect_backoff
+_.diffbase_storage
 _.connection_pool_maxsize
 _.user_agent
 
 # Protocol methods and hooks called by libraries: httpcore's network backend, the
 # python-json-logger formatter hook, the __aexit__ arguments, a module __getattr__.
 _.connect_unix_socket
+# Kopf's DiffBaseStorage interface (cli/kopf_main.py _NoDiffBase).
+_.build
 _.process_log_record
 _.exc_type
 _.tb
@@ -89,6 +92,10 @@ _.__getattr__
 # Read-only views the tests assert through (operator side: the per-catalog gates).
 _.catalogs_tracked
 _.catalog_users
+# (the sync loop and the named-model refresh)
+_.refreshes
+_.due
+_.outcome_of
 
 # The sandbox's own API for tests, the benchmark and the docs: the sandbox is a test world, so
 # what only tests call is still its interface.

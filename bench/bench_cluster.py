@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -159,11 +159,12 @@ class BenchCluster(ABC):
         body = {"metadata": {"labels": {"bench-touch": value}}}
         client.CoreV1Api(self.api).patch_namespaced_secret(SECRET_NAME, self.namespace, body)
 
-    def request_reconcile(self) -> str:
-        """What `modelsync reconcile NAME` does: a merge patch of the trigger annotation."""
+    def request_reconcile(self, models: Sequence[str] = ()) -> str:
+        """What `modelsync reconcile NAME [--model REPO/NAME ...]` does: a merge patch of the
+        trigger annotation (with `models`, of the named-model one too)."""
         assert self._kube is not None, "the cluster is not started"
         value = format_time_precise(datetime.now(UTC))
-        asyncio.run(request_reconcile(self._kube, self.namespace, SYNC_NAME, value))
+        asyncio.run(request_reconcile(self._kube, self.namespace, SYNC_NAME, value, models=models))
         return value
 
     # --- looking -------------------------------------------------------------------------

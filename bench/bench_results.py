@@ -11,7 +11,7 @@ from parse_baseline import ParseCost
 from process_stats import Memory
 from spy_profile import Summary
 
-__all__ = ["Options", "Results", "SyncSample"]
+__all__ = ["NamedSample", "Options", "Results", "SyncSample"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,24 @@ class SyncSample:
     server_cpu: dict[str, float] = field(default_factory=dict)  # the same window, by process
 
 
+@dataclass(frozen=True)
+class NamedSample:
+    """One named-model trigger: from the annotation until the operator was idle again."""
+
+    model: str  # the "repo/name" entry of the annotation
+    latency: float  # trigger -> the watch event showing the new version
+    cpu: float  # operator CPU seconds, trigger -> idle
+    model_lookups: int  # catalog requests to /models (a listing filtered to the model)
+    version_lookups: int  # catalog requests to /model-versions
+    other_requests: int  # any other catalog request (none expected)
+    catalog_failed: int
+    modelref_list_requests: int
+    writes: list[str]  # as SyncSample.writes
+    wire_writes: int
+    sync_lines: int  # per-sync log lines the operator wrote in the window
+    idle: bool
+
+
 @dataclass
 class Results:
     options: Options
@@ -61,12 +79,14 @@ class Results:
     settle: SyncSample | None = None
     steady: list[SyncSample] = field(default_factory=list)
     annotated: SyncSample | None = None
-    memory: Memory | None = None
+    memory: Memory | None = None  # after the steady syncs
+    peak: Memory | None = None  # at the end of the run, before the operator stops
     server_memory: dict[str, Memory] = field(default_factory=dict)  # when `memory` was taken
     write_log: str = "server log"  # where `SyncSample.writes` came from
     parse: ParseCost | None = None
     latencies: list[float] = field(default_factory=list)
     latency_syncs: list[SyncSample] = field(default_factory=list)  # the syncs they triggered
     latency_writes: list[str] = field(default_factory=list)
+    named: list[NamedSample] = field(default_factory=list)
     retry_lines: int = 0
     profiles: dict[str, Summary] = field(default_factory=dict)  # by phase, with --py-spy

@@ -1,6 +1,6 @@
 """Benchmark the operator against its targets (bench/README.md) and print them as a table.
 
-    .venv/bin/python bench/operator_bench.py [--models 10000] [--page-size 100]
+    .venv/bin/python bench/operator_bench.py [--models 10000[,50000...]] [--page-size 100]
         [--server sandbox|real | --kubeconfig FILE [--state-dir DIR]]
 
 The sandbox catalog (N generated models) and a relay that counts writes in flight run in
@@ -11,12 +11,16 @@ CPU time and memory alone. Phases: first sync (ModelCatalogSync created),
 two steady-state syncs (token Secret touched: the operator re-reads Secrets and syncs, the
 sync object stays as it is), one steady-state sync by trigger annotation, then trigger
 latency (a new deployable version of one model, then the `modelsync reconcile` merge patch,
-until the ModelRef shows the version). A benchmark, not a test: exits 0 whatever it measures.
+until the ModelRef shows the version), then the same with a named-model trigger (`modelsync
+reconcile --model REPO/NAME`). Several sizes (`--models 10000,50000`) run one after the other,
+each in a workdir of its own, and end with a table comparing them. A benchmark, not a test:
+exits 0 whatever it measures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import signal
@@ -25,16 +29,17 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import httpx
-from bench_cluster import BenchCluster, sync_manifest
-from bench_report import details, figures
-from bench_results import Options, Results, SyncSample
-from figures import as_json, render_table
+from bench_cluster import BenchCluster, VersionWatch, sync_manifest
+from bench_report import comparison, details, figures
+from bench_results import NamedSample, Options, Results, SyncSample
+from figures import Figure, as_json, render_table
 from generated_catalog import generate_catalog
 from indexed_catalog import IndexedCatalogStore
 from operator_process import OperatorProcess
@@ -81,7 +86,6 @@ class Bench:
         self.cluster = make_cluster(options, workdir)
         self.operator: OperatorProcess | None = None
         self.results = Results(options, write_log=self.cluster.write_log_name)
-        self._syncs = 0  # sync lines the operator has written so far
         n = max(options.models, 1)
         self.first_timeout = 120.0 + 0.1 * n
         self.sync_timeout = 60.0 + 0.01 * n
@@ -109,6 +113,10 @@ class Bench:
         try:
             if self.operator is not None:
                 self.results.retry_lines = self.operator.retry_lines
+                # VmHWM: the peak of the whole run, first sync included (none if it never
+                # started or has exited).
+                with contextlib.suppress(OSError, AssertionError):
+                    self.results.peak = memory(self.operator.pid)
                 self.operator.stop()
         finally:
             try:
@@ -145,12 +153,13 @@ class Bench:
             raw = self.workdir / f"{profile.replace(' ', '-')}.spy"
             spy = SpyRecording(self.options.py_spy, operator.pid, raw)
             time.sleep(0.5)  # py-spy attaches
-        self._syncs += 1
+        # The next sync line is this sync's (the operator was idle, every earlier line read).
+        syncs = len(operator.syncs) + 1
         server_before = {name: cpu_seconds(pid) for name, pid in servers.items()}
         cpu_before = cpu_seconds(operator.pid)
         started = time.monotonic()
         trigger()
-        line = operator.wait_syncs(self._syncs, timeout)
+        line = operator.wait_syncs(syncs, timeout)
         idle = wait_idle(operator.pid, timeout=timeout)
         cpu = cpu_seconds(operator.pid) - cpu_before
         server_cpu = {name: cpu_seconds(pid) - server_before[name] for name, pid in servers.items()}
@@ -242,6 +251,59 @@ class Bench:
             if attempt == 0:
                 self.results.latency_writes = sample.writes
 
+    def named_trigger_latency(self) -> None:
+        """As trigger_latency, with the model named in the annotation: the operator syncs
+        that model alone. A different model each try, none of trigger_latency's."""
+        models = self.data["models"]
+        tries = self.options.latency_tries
+        for attempt in range(tries if models else 0):
+            model = models[((2 * attempt + 1) * len(models)) // (2 * tries)]
+            repo = model["fqn"].split("/")[1]
+            name = f"{repo}.{model['name']}"
+            since = self.cluster.modelref_watch_start(name)
+            number = self._publish_version(model["id"])
+            self.warm_catalog()
+            watcher = self.cluster.watch_version(name, since, number, self.sync_timeout)
+            sample = self._measure_named(f"{repo}/{model['name']}", watcher)
+            self.results.named.append(sample)
+
+    def _measure_named(self, entry: str, watcher: VersionWatch) -> NamedSample:
+        """Send the named-model trigger for `entry`; the window ends when the operator is
+        idle after `watcher` saw the new version (such a sync need not log a sync line)."""
+        operator, relay = self.operator, self.cluster.relay
+        assert operator is not None
+        assert relay is not None
+        self.cluster.begin_window()
+        self.catalog.clear_requests()
+        relay.reset_max()
+        lines = len(operator.syncs)
+        cpu_before = cpu_seconds(operator.pid)
+        started = time.monotonic()
+        self.cluster.request_reconcile([entry])
+        seen = watcher.wait(self.sync_timeout)
+        if seen is None:
+            raise TimeoutError(f"ModelRef of {entry} never showed its new version")
+        idle = wait_idle(operator.pid, timeout=self.sync_timeout)
+        cpu = cpu_seconds(operator.pid) - cpu_before
+        catalog = list(self.catalog.requests)
+        writes = self.cluster.operator_writes()
+        models = sum(1 for r in catalog if r.path.endswith("/models"))
+        versions = sum(1 for r in catalog if r.path.endswith("/model-versions"))
+        return NamedSample(
+            model=entry,
+            latency=seen - started,
+            cpu=cpu,
+            model_lookups=models,
+            version_lookups=versions,
+            other_requests=len(catalog) - models - versions,
+            catalog_failed=sum(1 for r in catalog if r.status != 200),
+            modelref_list_requests=len(self.cluster.sync_list_queries()),
+            writes=writes,
+            wire_writes=relay.writes_seen,
+            sync_lines=len(operator.syncs) - lines,
+            idle=idle,
+        )
+
     def _publish_version(self, model_id: str) -> int:
         entry = self.catalog.catalog.model(model_id)
         assert entry is not None
@@ -257,7 +319,29 @@ class Bench:
 # --- entry ---------------------------------------------------------------------------------
 
 
-def run(options: Options, out: Any = sys.stdout) -> Results:
+@dataclass(frozen=True)
+class Run:
+    """One bench run: what it measured, its rows and whether every phase finished."""
+
+    results: Results
+    rows: list[Figure]
+    complete: bool
+
+    def payload(self) -> dict[str, Any]:
+        """The run's --json document."""
+        options = self.results.options
+        return {
+            "options": {
+                "models": options.models,
+                "page_size": options.page_size,
+                "server": _server_name(options),
+            },
+            "complete": self.complete,
+            "figures": as_json(self.rows),
+        }
+
+
+def run(options: Options, out: Any = sys.stdout) -> Run:
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="modelsync-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(
@@ -279,6 +363,7 @@ def run(options: Options, out: Any = sys.stdout) -> Results:
             ("annotation-triggered sync", bench.annotated_sync),
             ("parse baseline", bench.parse_baseline),
             ("trigger latency", bench.trigger_latency),
+            ("named-model trigger latency", bench.named_trigger_latency),
         )
         for label, step in steps:
             began = time.monotonic()
@@ -293,30 +378,40 @@ def run(options: Options, out: Any = sys.stdout) -> Results:
         print("bench interrupted", file=out, flush=True)
     finally:
         bench.stop()
-    rows = figures(bench.results)
+    done = Run(bench.results, figures(bench.results), complete=not failed)
     print(file=out)
-    print(render_table(rows), file=out)
+    print(render_table(done.rows), file=out)
     print(file=out)
     for line in details(bench.results):
         print(f"  {line}", file=out)
     if options.json_path is not None:
-        payload = {
-            "options": {
-                "models": options.models,
-                "page_size": options.page_size,
-                "server": _server_name(options),
-            },
-            "complete": not failed,
-            "figures": as_json(rows),
-        }
-        options.json_path.write_text(json.dumps(payload, indent=2))
+        options.json_path.write_text(json.dumps(done.payload(), indent=2))
     if failed:
         print(f"  operator log kept at {workdir / 'op.log'}", file=out)
     elif options.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
     if interrupted is not None:
         raise interrupted
-    return bench.results
+    return done
+
+
+def run_sizes(options: Options, sizes: Sequence[int], out: Any = sys.stdout) -> list[Run]:
+    """One run per catalog size, one after the other (each in a workdir of its own: a
+    subfolder `n<N>` of --workdir when given), then the table comparing them. --json writes
+    `{"runs": [each run's document], "comparison": {rows}}`."""
+    runs: list[Run] = []
+    for size in sizes:
+        workdir = options.workdir / f"n{size}" if options.workdir is not None else None
+        runs.append(run(replace(options, models=size, workdir=workdir, json_path=None), out))
+        print(file=out, flush=True)
+    rows = comparison([r.results for r in runs])
+    print(f"comparison of N={', '.join(str(size) for size in sizes)}", file=out)
+    print(file=out)
+    print(render_table(rows), file=out)
+    if options.json_path is not None:
+        payload = {"runs": [r.payload() for r in runs], "comparison": as_json(rows)}
+        options.json_path.write_text(json.dumps(payload, indent=2))
+    return runs
 
 
 def _server_name(options: Options) -> str:
@@ -327,9 +422,27 @@ def _server_name(options: Options) -> str:
     return "sandbox API server"
 
 
-def parse_args(argv: Sequence[str] | None) -> Options:
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size or comma-separated sizes: {text!r}") from None
+    if any(size < 0 for size in sizes):
+        raise argparse.ArgumentTypeError("sizes are >= 0")
+    return sizes
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[int]]:
+    """The options (of the first size) and every catalog size to run."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--models", type=int, default=10_000, help="catalog size N")
+    parser.add_argument(
+        "--models",
+        type=_sizes,
+        default=[10_000],
+        metavar="N[,N...]",
+        help="catalog size N; several (10000,50000) run one after the other, then a table "
+        "compares them (the first is the reference)",
+    )
     parser.add_argument("--page-size", type=int, default=100, help="spec.catalog.pageSize")
     parser.add_argument("--max-concurrent-writes", type=int, default=16)
     parser.add_argument(
@@ -340,7 +453,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="fraction of models whose latest version is not deployable (each costs a "
         "model-versions lookup in the first sync)",
     )
-    parser.add_argument("--latency-tries", type=int, default=5, help="trigger latency tries")
+    parser.add_argument(
+        "--latency-tries",
+        type=int,
+        default=5,
+        help="tries of the trigger latency, and as many of the named-model trigger latency",
+    )
     parser.add_argument(
         "--steady-syncs",
         type=int,
@@ -380,8 +498,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     args = parser.parse_args(argv)
     if args.state_dir is not None and args.server != "real" and args.kubeconfig is None:
         parser.error("--state-dir goes with --server real or --kubeconfig")
-    return Options(
-        models=args.models,
+    options = Options(
+        models=args.models[0],
         page_size=args.page_size,
         max_concurrent_writes=args.max_concurrent_writes,
         non_deployable=args.non_deployable,
@@ -394,6 +512,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         kubeconfig=args.kubeconfig.resolve() if args.kubeconfig else None,
         state_dir=args.state_dir.resolve() if args.state_dir else None,
     )
+    return options, args.models
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
@@ -401,10 +520,13 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_args(argv)
+    options, sizes = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        run(options)
+        if len(sizes) == 1:
+            run(options)
+        else:
+            run_sizes(options, sizes)
     except KeyboardInterrupt:
         return 130
     return 0

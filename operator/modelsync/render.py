@@ -32,7 +32,7 @@ from modelsync.api.constants import (
 )
 from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec, SecretKeySelector, parse_spec
 from modelsync.catalog import CatalogClient, ModelListing
-from modelsync.catalog.models import Model
+from modelsync.catalog.records import ModelRecord
 from modelsync.plan import (
     ModelFailure,
     SyncPlan,
@@ -235,7 +235,7 @@ def resolve_target(
 
 
 async def _resolve_versions(
-    client: CatalogClient, spec: ModelCatalogSyncSpec, models: Sequence[Model]
+    client: CatalogClient, spec: ModelCatalogSyncSpec, models: Sequence[ModelRecord]
 ) -> dict[str, VersionResolution]:
     pending = models_needing_lookup(models, spec.version_policy, select=spec.select)
     lookups = await look_up_deployable_versions(client, pending)

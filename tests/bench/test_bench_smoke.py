@@ -19,16 +19,21 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 
-def run_bench(tmp_path: Path, *server_args: str) -> tuple[str, dict[str, Any]]:
-    """The bench's output and its --json figures, after checking the counts every server
-    must give."""
+PAGE_SIZE = 20
+
+
+def run_bench(
+    tmp_path: Path, *server_args: str, sizes: tuple[int, ...] = (50,)
+) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    """The bench's output, each run's --json figures and the comparison's (several sizes),
+    after checking the counts every server must give."""
     figures_path = tmp_path / "figures.json"
     done = subprocess.run(
         [
             sys.executable,
             str(ROOT / "bench" / "operator_bench.py"),
-            "--models=50",
-            "--page-size=20",
+            f"--models={','.join(str(n) for n in sizes)}",
+            f"--page-size={PAGE_SIZE}",
             "--steady-syncs=1",
             "--latency-tries=1",
             f"--json={figures_path}",
@@ -36,30 +41,51 @@ def run_bench(tmp_path: Path, *server_args: str) -> tuple[str, dict[str, Any]]:
         ],
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=90 * len(sizes),
         cwd=ROOT,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "trigger -> updated ModelRef" in done.stdout, done.stdout
+    assert "trigger annotation -> updated ModelRef" in done.stdout, done.stdout
+    assert "named-model trigger -> updated ModelRef" in done.stdout, done.stdout
     result = json.loads(figures_path.read_text())
-    assert result["complete"], done.stdout
-    figures = {key: row["value"] for key, row in result["figures"].items()}
-    assert figures["first.creates"] == 50
-    assert figures["first.catalog_requests"] == 3  # ceil(50 / 20)
-    assert figures["first.retries"] == 0
-    assert 1 <= figures["first.max_in_flight"] <= 16
-    assert figures["steady.catalog_requests"] == 3
-    assert figures["steady.modelref_lists"] == 1
-    assert figures["steady.writes"] == 0
-    assert figures["annotated.writes"] == 1
-    assert figures["latency.median"] > 0
-    return done.stdout, figures
+    runs = result["runs"] if len(sizes) > 1 else [result]
+    found = []
+    for n, run in zip(sizes, runs, strict=True):
+        assert run["complete"], done.stdout
+        assert run["options"]["models"] == n
+        figures = {key: row["value"] for key, row in run["figures"].items()}
+        # ceil(N / pageSize), plus one to confirm a full last page
+        listing = -(-n // PAGE_SIZE) + (1 if n % PAGE_SIZE == 0 else 0)
+        assert figures["first.creates"] == n
+        assert figures["first.catalog_requests"] == listing
+        assert figures["first.retries"] == 0
+        assert 1 <= figures["first.max_in_flight"] <= 16
+        assert figures["steady.catalog_requests"] == listing
+        assert figures["steady.modelref_lists"] == 1
+        assert figures["steady.writes"] == 0
+        assert figures["annotated.writes"] == 1
+        assert figures["latency.median"] > 0
+        assert figures["named.median"] > 0
+        assert figures["named.catalog_requests"] == 1  # the named model, nothing else
+        assert figures["memory.hwm"] > 0
+        assert figures["steady.cpu_ratio_json_loads"] > 0
+        assert figures["steady.cpu_ratio_validate_json"] > 0
+        found.append(figures)
+    comparison = result.get("comparison", {})
+    return done.stdout, found, {key: row["value"] for key, row in comparison.items()}
 
 
+@pytest.mark.timeout(240)  # two bench runs, each bounded at 90 s
 def test_operator_bench_runs_with_a_small_catalog(tmp_path: Path) -> None:
-    _, figures = run_bench(tmp_path)
-    assert figures["server.bench.rss"] > 0
+    """Two sizes: each run's counts, then the table comparing them."""
+    _, runs, comparison = run_bench(tmp_path, sizes=(50, 20))
+    for figures in runs:
+        assert figures["server.bench.rss"] > 0
+    assert comparison["compare.20.cpu_per_model_growth"] > 0
+    for n in (50, 20):
+        assert comparison[f"compare.{n}.peak_rss"] > 0
+        assert comparison[f"compare.{n}.cpu_per_model"] > 0
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +104,7 @@ def test_operator_bench_runs_on_the_real_control_plane(
     args = [f"--kubeconfig={real_cluster.kubeconfig}"]
     if real_cluster.state_dir is not None:
         args.append(f"--state-dir={real_cluster.state_dir}")
-    output, figures = run_bench(tmp_path, *args)
+    output, (figures,), _ = run_bench(tmp_path, *args)
     # The writes the relay saw are the ones the audit log (or the relay's log) holds.
     assert "audit log:" not in output, output
     assert "relay log:" not in output, output

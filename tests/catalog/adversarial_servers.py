@@ -111,7 +111,9 @@ class ScriptedServer:
                 await self._write(writer, reply)
                 if reply.close or reply.raw is not None:
                     break
-        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+        # Cancelled at shutdown while a client keeps its connection open: end quietly, as
+        # Python 3.11's stream server logs a cancelled handler as an error.
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, asyncio.CancelledError):
             pass
         finally:
             self._tasks.discard(task)

@@ -27,11 +27,17 @@ from modelsync_sandbox.catalog_server import CatalogSandbox
 FIXTURE_COUNT = 38  # models in the shipped fixture file (checked below)
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
 @pytest.mark.parametrize("page_size", [1, 2, 5, 37, 38, 1000])
 async def test_full_listing_equals_the_fixture(
-    catalog_server: CatalogSandbox, catalog_fixture_data: dict[str, Any], page_size: int
+    catalog_server: CatalogSandbox,
+    catalog_fixture_data: dict[str, Any],
+    page_size: int,
+    concurrency: int,
 ) -> None:
-    async with make_client(catalog_server, page_size=page_size) as client:
+    async with make_client(
+        catalog_server, page_size=page_size, page_concurrency=concurrency
+    ) as client:
         listing = await client.list_models()
     assert len(fixture_models(catalog_fixture_data)) == FIXTURE_COUNT
     ids = [model.id for model in listing.models]
@@ -44,7 +50,12 @@ async def test_full_listing_equals_the_fixture(
     assert listing.pages == listing.requests == FIXTURE_COUNT // page_size + 1
     sent = api_requests(catalog_server)
     last_offset = FIXTURE_COUNT // page_size * page_size
-    assert [int(r.query["offset"]) for r in sent] == list(range(0, last_offset + 1, page_size))
+    offsets = [int(r.query["offset"]) for r in sent]
+    # Pages requested ahead may reach the server in any order; each is asked for once.
+    assert sorted(offsets) == list(range(0, last_offset + 1, page_size))
+    assert offsets[0] == 0  # the first page alone: it gives the total
+    if concurrency == 1:
+        assert offsets == sorted(offsets)
     assert {r.query["limit"] for r in sent} == {str(page_size)}
     assert "include_empty_models" not in sent[0].query
 
@@ -156,7 +167,10 @@ async def test_empty_page_before_total_makes_the_listing_inconsistent(
         if len(catalog_server.requests) == 1:
             catalog_server.faults.empty_page_next(1)
 
-    async with make_client(catalog_server, page_size=10, on_response=arm_after_first) as client:
+    # One page at a time, so the one empty answer is the second page's.
+    async with make_client(
+        catalog_server, page_size=10, on_response=arm_after_first, page_concurrency=1
+    ) as client:
         listing = await client.list_models()
     assert (listing.pages, listing.total, len(listing.models)) == (2, FIXTURE_COUNT, 10)
     assert not listing.complete
@@ -170,7 +184,10 @@ async def test_total_shrinking_mid_listing_lists_again_from_the_start(
         if len(catalog_server.requests) == 1:
             catalog_server.faults.misreport_total(-30, 1)  # second page says total 8
 
-    async with make_client(catalog_server, page_size=5, on_response=arm_after_first) as client:
+    # One page at a time, so the one misreported total is the second page's.
+    async with make_client(
+        catalog_server, page_size=5, on_response=arm_after_first, page_concurrency=1
+    ) as client:
         listing = await client.list_models()
     assert (listing.complete, listing.restarts, listing.total) == (True, 1, FIXTURE_COUNT)
     assert {model.id for model in listing.models} == fixture_ids(catalog_fixture_data)
@@ -183,7 +200,7 @@ async def test_total_growing_everywhere_is_a_short_page_before_the_total(
     catalog_server: CatalogSandbox,
 ) -> None:
     catalog_server.faults.misreport_total(+5, 100)
-    async with make_client(catalog_server, page_size=10) as client:
+    async with make_client(catalog_server, page_size=10, page_concurrency=1) as client:
         listing = await client.list_models()
     assert len(listing.models) == FIXTURE_COUNT
     assert listing.total == FIXTURE_COUNT + 5
@@ -193,6 +210,20 @@ async def test_total_growing_everywhere_is_a_short_page_before_the_total(
         "reported total 43"
     )
     assert [r.query["offset"] for r in api_requests(catalog_server)] == ["0", "10", "20", "30"]
+    catalog_server.requests.clear()
+
+    # Requested ahead, the same pages are judged the same; the page at 40 (at most the
+    # reported total) may be asked for too, as a sequential pass would have next.
+    async with make_client(catalog_server, page_size=10) as client:
+        ahead = await client.list_models()
+    assert (ahead.models, ahead.complete, ahead.inconsistency, ahead.pages) == (
+        listing.models,
+        False,
+        listing.inconsistency,
+        4,
+    )
+    offsets = sorted(int(r.query["offset"]) for r in api_requests(catalog_server))
+    assert offsets in ([0, 10, 20, 30], [0, 10, 20, 30, 40])
 
 
 async def test_insert_while_paging_restarts_and_sees_the_new_model(

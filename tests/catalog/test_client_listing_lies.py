@@ -52,8 +52,7 @@ def serving(pages: PageServer) -> Callable[[SeenRequest], Reply]:
     return respond
 
 
-async def list_from(pages: PageServer, **options: Any) -> tuple[ModelListing, list[int]]:
-    """The listing, and the offsets the client asked for."""
+async def _list_once(pages: PageServer, **options: Any) -> tuple[ModelListing, list[int]]:
     async with ScriptedServer(serving(pages)) as server:
         options.setdefault("page_size", PAGE)
         client = CatalogClient(
@@ -62,7 +61,40 @@ async def list_from(pages: PageServer, **options: Any) -> tuple[ModelListing, li
         async with client:
             listing = await client.list_models()
         offsets = [int(request.query["offset"]) for request in server.requests]
+    return listing, offsets
+
+
+def verdict(listing: ModelListing) -> tuple[Any, ...]:
+    """Everything a listing says but the request count."""
+    return (
+        listing.models,
+        listing.skipped,
+        listing.total,
+        listing.pages,
+        listing.complete,
+        listing.inconsistency,
+        listing.restarts,
+    )
+
+
+async def list_from(
+    pages: PageServer, *, ahead_too: bool = True, **options: Any
+) -> tuple[ModelListing, list[int]]:
+    """The listing one page at a time, and the offsets the client asked for in order.
+
+    With `ahead_too` (for pages that depend on the offset only), the same catalog is listed
+    again with pages requested ahead: the verdict must be the same, from the same pages and
+    at most the pages a sequential pass could have asked for next.
+    """
+    listing, offsets = await _list_once(pages, page_concurrency=1, **options)
     assert listing.requests == len(offsets)
+    if ahead_too:
+        ahead, ahead_offsets = await _list_once(pages, **options)
+        assert verdict(ahead) == verdict(listing)
+        assert ahead_offsets[0] == 0
+        assert set(offsets) <= set(ahead_offsets)
+        assert len(ahead_offsets) <= ahead.requests
+        assert len(ahead_offsets) <= len(offsets) + 3  # at most 4 in flight
     return listing, offsets
 
 
@@ -185,7 +217,7 @@ async def test_total_moving_once_lists_again_and_completes() -> None:
     def pages(offset: int, limit: int, index: int) -> dict[str, Any]:
         return honest_page(before if index == 0 else after, offset, limit)
 
-    listing, offsets = await list_from(pages)
+    listing, offsets = await list_from(pages, ahead_too=False)
     assert offsets == [0, 10, 0, 10, 20]
     assert (listing.complete, listing.restarts, listing.total) == (True, 1, 26)
     assert seen_ids(listing) == after
@@ -196,7 +228,7 @@ async def test_total_moving_on_every_page_gives_up_after_the_restarts() -> None:
     def pages(offset: int, limit: int, index: int) -> dict[str, Any]:
         return honest_page(ids(30 + index), offset, limit)
 
-    listing, offsets = await list_from(pages, max_listing_restarts=2)
+    listing, offsets = await list_from(pages, ahead_too=False, max_listing_restarts=2)
     assert offsets == [0, 10, 0, 10, 0, 10]
     assert not listing.complete
     assert listing.restarts == 2
@@ -211,7 +243,7 @@ async def test_no_restarts_allowed_means_the_first_move_is_final() -> None:
     def pages(offset: int, limit: int, index: int) -> dict[str, Any]:
         return honest_page(ids(30 + index), offset, limit)
 
-    listing, offsets = await list_from(pages, max_listing_restarts=0)
+    listing, offsets = await list_from(pages, ahead_too=False, max_listing_restarts=0)
     assert offsets == [0, 10]
     assert (listing.complete, listing.restarts) == (False, 0)
 

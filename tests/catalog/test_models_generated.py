@@ -1,22 +1,16 @@
 """Property tests: every payload the vendor's own schemas admit parses with our models.
 
-Payloads come from schemathesis' JSON Schema generator, fed with standalone schemas cut from
-tests/data/list-models.openapi.yaml. (hypothesis-jsonschema 0.23.1 cannot generate objects
-with the installed Hypothesis: it calls a private `many.more()` that Hypothesis removed.)
+Payloads come from catalog/spec_payloads.py (the vendor's JSON Schemas, via schemathesis).
 """
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
-import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
-from schemathesis.generation.modes import GenerationMode
 
-from catalog.spec_schemas import load_spec, standalone_schema
+from catalog.spec_payloads import manifest_property, payloads
+from catalog.spec_schemas import load_spec
 from modelsync.catalog import (
     Framework,
     HTTPValidationError,
@@ -35,39 +29,6 @@ FAST = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-
-def _payloads_of(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
-    """Bodies of a throw-away POST operation whose request body is `schema`."""
-    document = {
-        "openapi": "3.1.0",
-        "info": {"title": "payload generator", "version": "1"},
-        "paths": {
-            "/payload": {
-                "post": {
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": schema}},
-                    },
-                    "responses": {"200": {"description": "unused"}},
-                }
-            }
-        },
-    }
-    operation = schemathesis.openapi.from_dict(document)["/payload"]["POST"]
-    cases = operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
-    return cases.map(lambda case: case.body)
-
-
-@cache
-def payloads(name: str) -> st.SearchStrategy[Any]:
-    return _payloads_of(standalone_schema(name))
-
-
-@cache
-def manifest_property(prop: str) -> st.SearchStrategy[Any]:
-    manifest = standalone_schema("ModelManifest")
-    return _payloads_of(manifest["properties"][prop])
 
 
 @settings(FAST, max_examples=5)  # whole pages are big; ModelVersion gets more

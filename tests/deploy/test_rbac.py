@@ -160,11 +160,13 @@ def test_kopf_runs_standalone() -> None:
         assert "peering_name" not in keywords
 
 
-def test_kopf_watches_the_handled_resources() -> None:
+def test_kopf_watches_the_syncs_and_the_operator_the_modelrefs() -> None:
     found = kopf_handler_permissions(_source(PACKAGE / "handlers.py"), vars(modelsync.handlers))
-    for plural in (PLURAL_SYNC, PLURAL_MODELREF):
-        assert Permission(GROUP, plural, "watch") in found
-        assert Permission(GROUP, plural, "list") in found
+    assert Permission(GROUP, PLURAL_SYNC, "watch") in found
+    assert Permission(GROUP, PLURAL_SYNC, "list") in found
+    # kube/modelref_watch.py lists and watches the ModelRefs itself.
+    assert Permission(GROUP, PLURAL_MODELREF, "watch") in code_permissions()
+    assert Permission(GROUP, PLURAL_MODELREF, "list") in code_permissions()
 
 
 # -- cluster-wide install (deploy/base) ------------------------------------------------

@@ -226,3 +226,17 @@ def test_an_operator_only_install_says_how_to_get_the_demo(tmp_path: Path) -> No
     assert (version.returncode, version.stdout) == (0, "modelsync 0.1.0\n")
     listing = python("-S", "-m", "modelsync", "--help", cwd=tmp_path, env=env)
     assert "install the modelsync-sandbox distribution" in one_line(listing.stdout)
+
+
+def test_reconcile_refuses_a_bad_model_name_before_contacting_anything(tmp_path: Path) -> None:
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "missing-kubeconfig")}
+    result = python(
+        "-m", "modelsync", "reconcile", "prod", "--model", "fraud", cwd=tmp_path, env=env
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[-1] == (
+        "modelsync reconcile: error: argument --model: 'fraud' is not a model name: expected "
+        "REPO/NAME (e.g. churn/churn-survival) or a model fqn model:TENANT/REPO/NAME"
+    )
+    usage = python("-m", "modelsync", "reconcile", "--help", cwd=tmp_path, env=env)
+    assert "--model REPO/NAME" in usage.stdout

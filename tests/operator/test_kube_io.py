@@ -166,17 +166,43 @@ async def test_modelref_crud_with_label_scoped_list_and_preconditions(
     created = await create_modelref(api, ns, modelref(ns, "r.a"))
     await create_modelref(api, ns, modelref(ns, "r.b", sync="other"))
     assert [o["metadata"]["name"] for o in await list_modelrefs(api, ns, "s")] == ["r.a"]
+    stored = await get_modelref(api, ns, "r.a")
+    # A write answers with the identity of what it stored.
+    assert created is not None
+    assert created.reference() == {
+        "apiVersion": "modelsync.dev/v1alpha1",
+        "kind": "ModelRef",
+        "metadata": {
+            "name": "r.a",
+            "namespace": ns,
+            "uid": stored["metadata"]["uid"],
+            "resourceVersion": stored["metadata"]["resourceVersion"],
+        },
+    }
+    assert (created.name, created.resource_version) == (
+        "r.a",
+        stored["metadata"]["resourceVersion"],
+    )
 
     patched = await patch_modelref(api, ns, "r.a", {"metadata": {"labels": {"x": "1"}}})
-    assert patched["metadata"]["labels"]["x"] == "1"
+    stored = await get_modelref(api, ns, "r.a")
+    assert stored["metadata"]["labels"]["x"] == "1"
+    assert patched is not None
+    assert patched.resource_version == stored["metadata"]["resourceVersion"]
+    assert patched.resource_version != created.resource_version
     with_status = await patch_modelref_status(api, ns, "r.a", ready())
-    assert with_status["status"]["conditions"][0]["type"] == "Ready"
-    # The status subresource ignores spec changes, the main resource ignores status.
-    assert (await get_modelref(api, ns, "r.a"))["status"] == with_status["status"]
+    stored = await get_modelref(api, ns, "r.a")
+    assert with_status is not None
+    assert with_status.resource_version == stored["metadata"]["resourceVersion"]
+    assert stored["status"] == ready()["status"]
+    assert stored["spec"] == modelref(ns, "r.a")["spec"]
+    # The main resource ignores status.
+    await patch_modelref(api, ns, "r.a", {"status": {"conditions": []}})
+    assert (await get_modelref(api, ns, "r.a"))["status"] == ready()["status"]
 
     with pytest.raises(KubeConflict):
         await delete_modelref(api, ns, "r.a", uid="not-the-uid")
-    await delete_modelref(api, ns, "r.a", uid=created["metadata"]["uid"])
+    await delete_modelref(api, ns, "r.a", uid=created.metadata.uid)
     with pytest.raises(KubeNotFound) as gone:
         await get_modelref(api, ns, "r.a")
     assert "r.a" in str(gone.value)
@@ -191,6 +217,8 @@ async def test_apply_plan_goes_on_past_failed_items_and_counts(
         api, ns, modelref(ns, "r.old", version={"id": "v1", "fqn": "f:1", "version": 1})
     )
     taken = await create_modelref(api, ns, modelref(ns, "r.taken"))
+    assert existing is not None
+    assert taken is not None
     plan = SyncPlan(
         creates=(
             CreateRef("r.new", "model:t/r/r.new", modelref(ns, "r.new"), ready()),
@@ -202,8 +230,8 @@ async def test_apply_plan_goes_on_past_failed_items_and_counts(
         updates=(
             UpdateRef(
                 "r.old",
-                existing["metadata"]["uid"],
-                existing["metadata"]["resourceVersion"],
+                existing.metadata.uid,
+                existing.resource_version,
                 "model:t/r/r.old",
                 {"spec": {"version": {"id": "v2", "fqn": "f:2", "version": 2}}},
                 ready(),
@@ -224,13 +252,24 @@ async def test_apply_plan_goes_on_past_failed_items_and_counts(
     ]
     assert result.version_changes == 1
     assert set(result.written) == {"r.new", "r.old"}
-    assert (await get_modelref(api, ns, "r.taken"))["metadata"]["uid"] == taken["metadata"]["uid"]
+    for name in ("r.new", "r.old"):  # the spec/create write, then the status write
+        versions = result.written[name]
+        assert len(versions) == 2
+        assert versions[-1] == (await get_modelref(api, ns, name))["metadata"]["resourceVersion"]
+    assert (await get_modelref(api, ns, "r.taken"))["metadata"]["uid"] == taken.metadata.uid
     events = kubectl(crd_sandbox.kubeconfig_path, "get", "events", "-n", ns, "-o", "json")
     import json
 
     found = [e for e in json.loads(events.stdout)["items"] if e["reason"] == "VersionChanged"]
     assert len(found) == 1
-    assert found[0]["involvedObject"]["name"] == "r.old"
+    assert found[0]["involvedObject"] == {
+        "apiVersion": "modelsync.dev/v1alpha1",
+        "kind": "ModelRef",
+        "name": "r.old",
+        "namespace": ns,
+        "uid": existing.metadata.uid,
+        "resourceVersion": result.written["r.old"][-1],
+    }
     assert found[0]["message"] == "model:t/r/r.old: version 1 -> 2"
 
 
@@ -270,7 +309,9 @@ async def test_sync_status_patch_skips_equal_status_and_trigger_annotation(
 
 
 async def test_events_and_request_observer(api: KubeApi, ns: str) -> None:
-    obj = await create_modelref(api, ns, modelref(ns, "r.evt"))
+    created = await create_modelref(api, ns, modelref(ns, "r.evt"))
+    assert created is not None
+    obj = created.reference()
     assert await post_event(api, obj, event_type="Warning", reason="Testing", message="x" * 5000)
     seen = api.seen  # type: ignore[attr-defined]
     assert ("create", "modelrefs", 200) in seen

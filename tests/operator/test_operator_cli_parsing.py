@@ -147,6 +147,44 @@ def test_reconcile_flags() -> None:
         True,
         60.0,
     )
+    assert args.models == []
+
+
+def reconcile_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modelsync reconcile")
+    reconcile_command.add_arguments(parser)
+    return parser
+
+
+def test_reconcile_names_models_by_repo_and_name_or_by_fqn() -> None:
+    args = reconcile_parser().parse_args(
+        ["s", "--model", "fraud/detector", "--model", "model:acme/churn/x", "--wait"]
+    )
+    assert args.models == ["fraud/detector", "model:acme/churn/x"]
+    assert (args.wait, args.timeout) == (True, 60.0)
+
+
+@pytest.mark.parametrize("value", ["detector", "acme/fraud/detector", "a/b,c/d", "model:x/y", ""])
+def test_a_bad_model_name_is_a_usage_error_saying_what_is_expected(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        reconcile_parser().parse_args(["s", "--model", value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --model: {value!r} is not a model name: expected REPO/NAME" in err
+    assert "model:TENANT/REPO/NAME" in err
+
+
+def test_the_modelref_a_named_model_has() -> None:
+    name_of = reconcile_command._modelref_name
+    assert name_of("churn/churn-survival") == "churn.churn-survival"
+    assert name_of("model:acme/churn/churn-survival") == "churn.churn-survival"
+    # Hashed names need the fqn: from REPO/NAME alone the name is unknown.
+    assert name_of("churn/ChurnPredictor") is None
+    hashed = name_of("model:acme/churn/ChurnPredictor")
+    assert hashed is not None
+    assert hashed.startswith("churn.churnpredictor-")
 
 
 @pytest.mark.parametrize(

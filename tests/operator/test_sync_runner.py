@@ -112,6 +112,7 @@ async def test_drift_detection_ignores_our_own_writes(world: World) -> None:
     edited["metadata"]["resourceVersion"] = "someone-else"
     assert not runner.wants_repair("MODIFIED", edited)  # same content: nothing to repair
     edited["spec"]["version"]["version"] = 42
+    edited["metadata"]["generation"] += 1  # as the API server does for a spec change
     assert runner.wants_repair("MODIFIED", edited)
     assert runner.wants_repair("DELETED", current)
     assert not runner.wants_repair("DELETED", {"metadata": {"name": "unknown"}})

@@ -1,12 +1,18 @@
-"""Small factories for catalog models, sync specs and listed ModelRefs in planner tests."""
+"""Small factories for catalog records, sync specs and listed ModelRefs in planner tests.
+
+Catalog payloads go through the pydantic models and `record_of`, the path the client takes
+for a page its fast decoder refuses, so the records are what the client would return."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
 from modelsync.catalog.models import Model, ModelVersion
+from modelsync.catalog.records import ModelRecord, VersionRecord, record_of, version_record_of
 from modelsync.plan import SyncRef
 
 NOW = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -17,6 +23,35 @@ _SUBJECT = {"subjectId": "u-1", "subjectType": "user", "subjectSlug": "jane@exam
 
 
 def version(
+    model: str = "detector",
+    number: int = 1,
+    *,
+    repo: str = "fraud",
+    model_id: str | None = None,
+    deployable: bool = True,
+    framework: str | None = "sklearn",
+    tags: tuple[str, ...] = ("prod",),
+    alias: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    updated_at: str = "2024-05-02T08:30:00Z",
+) -> VersionRecord:
+    return version_record_of(
+        pydantic_version(
+            model,
+            number,
+            repo=repo,
+            model_id=model_id,
+            deployable=deployable,
+            framework=framework,
+            tags=tags,
+            alias=alias,
+            metadata=metadata,
+            updated_at=updated_at,
+        )
+    )
+
+
+def pydantic_version(
     model: str = "detector",
     number: int = 1,
     *,
@@ -63,6 +98,22 @@ def model(
     name: str = "detector",
     *,
     repo: str = "fraud",
+    latest: VersionRecord | None = None,
+    empty: bool = False,
+    model_id: str | None = None,
+    **version_kwargs: Any,
+) -> ModelRecord:
+    mid = model_id or f"id-{repo}-{name}"
+    if latest is None and not empty:
+        latest = version(name, repo=repo, model_id=mid, **version_kwargs)
+    bare = record_of(pydantic_model(name, repo=repo, empty=True, model_id=mid))
+    return msgspec.structs.replace(bare, latest_version=latest)
+
+
+def pydantic_model(
+    name: str = "detector",
+    *,
+    repo: str = "fraud",
     latest: ModelVersion | None = None,
     empty: bool = False,
     model_id: str | None = None,
@@ -70,7 +121,7 @@ def model(
 ) -> Model:
     mid = model_id or f"id-{repo}-{name}"
     if latest is None and not empty:
-        latest = version(name, repo=repo, model_id=mid, **version_kwargs)
+        latest = pydantic_version(name, repo=repo, model_id=mid, **version_kwargs)
     return Model.model_validate(
         {
             "id": mid,

@@ -14,7 +14,7 @@ from modelsync.api.constants import (
     LABEL_ML_REPO,
     LABEL_SYNC,
 )
-from modelsync.catalog.models import Model
+from modelsync.catalog.records import ModelRecord
 from modelsync.plan import (
     REASON_VERSION_LOOKUP_PENDING,
     UNSUPPORTED,
@@ -29,7 +29,7 @@ from plan.cluster import Cluster
 
 
 def _plan(
-    models: list[Model],
+    models: list[ModelRecord],
     cluster: Cluster | None = None,
     *,
     resolutions: dict[str, VersionResolution] | None = None,
@@ -49,7 +49,7 @@ def _plan(
     )
 
 
-def _synced(models: list[Model], **kwargs: Any) -> Cluster:
+def _synced(models: list[ModelRecord], **kwargs: Any) -> Cluster:
     cluster = Cluster()
     cluster.apply(_plan(models, **kwargs))
     return cluster
@@ -85,6 +85,7 @@ def test_create_body_status_and_owner() -> None:
     }
     assert meta["annotations"] == {
         "modelsync.dev/model-fqn": "model:acme/fraud/detector",
+        "modelsync.dev/spec-digest": plan.desired["fraud.detector"].spec_digest,
         "note": "x",
     }
     assert meta["ownerReferences"] == [
@@ -148,7 +149,10 @@ def test_new_deployable_version_updates_spec_and_status() -> None:
     plan = _plan([f.model(number=7)], cluster, now_offset=5)
     [update] = plan.updates
     assert update.patch is not None
-    assert set(update.patch) == {"spec"}  # labels/annotations unchanged
+    # Labels and annotations unchanged but for the spec digest.
+    assert update.patch["metadata"] == {
+        "annotations": {"modelsync.dev/spec-digest": plan.desired["fraud.detector"].spec_digest}
+    }
     assert update.patch["spec"]["version"]["version"] == 7
     assert update.version_change is not None
     assert (update.version_change.old_version, update.version_change.new_version) == (6, 7)
@@ -373,6 +377,15 @@ def test_duplicate_model_ids_resolve_the_same_way_in_any_order() -> None:
     for models in ([old, new], [new, old]):
         [create] = _plan(models).creates
         assert create.body["spec"]["version"]["version"] == 2
+
+
+@pytest.mark.parametrize("text", ["a", "\ud800"])  # JSON's "\ud800" reaches the records too
+def test_duplicate_model_ids_of_one_version_resolve_the_same_way_in_any_order(text: str) -> None:
+    plain = f.model(number=2, metadata={"note": "plain"})
+    odd = f.model(number=2, metadata={"note": text})
+    one, other = (_plan(models).creates for models in ([plain, odd], [odd, plain]))
+    assert one == other
+    assert len(one) == 1
 
 
 def test_two_models_with_one_name_report_a_conflict() -> None:

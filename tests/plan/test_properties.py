@@ -21,7 +21,7 @@ from modelsync.api.constants import (
 )
 from modelsync.api.labels import OWNED_ANNOTATION_KEYS, OWNED_LABEL_KEYS
 from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
-from modelsync.catalog.models import Model
+from modelsync.catalog.records import ModelRecord
 from modelsync.plan import UNSUPPORTED, SyncPlan, VersionResolution, plan_sync
 from plan import factories as f
 from plan.cluster import Cluster
@@ -38,7 +38,7 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 @dataclass(frozen=True)
 class Catalog:
-    models: list[Model]
+    models: list[ModelRecord]
     resolutions: dict[str, VersionResolution]
     failed_lookups: dict[str, str] = field(default_factory=dict)
 
@@ -46,7 +46,7 @@ class Catalog:
 @st.composite
 def catalogs(draw: st.DrawFn) -> Catalog:
     keys = draw(st.sets(st.tuples(st.sampled_from(_REPOS), st.sampled_from(_NAMES)), max_size=8))
-    models: list[Model] = []
+    models: list[ModelRecord] = []
     resolutions: dict[str, VersionResolution] = {}
     failed: dict[str, str] = {}
     for repo, name in sorted(keys):
@@ -289,7 +289,7 @@ def test_incomplete_listing_never_removes_but_writes_what_it_saw(
 
 
 def _chosen(
-    catalog: Catalog, spec: ModelCatalogSyncSpec, model: Model, held: dict[str, Any] | None
+    catalog: Catalog, spec: ModelCatalogSyncSpec, model: ModelRecord, held: dict[str, Any] | None
 ) -> tuple[int, bool, str | None, list[str]] | None:
     """(version number, deployable, framework, tags) the ModelRef should hold; None when the
     version lookup failed or is missing (the ModelRef must be left alone)."""
@@ -360,7 +360,7 @@ def _ready_of(obj: dict[str, Any]) -> dict[str, Any]:
 def _newer_unresolved(catalog: Catalog, rnd: random.Random) -> Catalog:
     """`catalog` where some models got a new non-deployable latest version whose lookup
     failed or never happened (their ModelRefs must then be left exactly as they were)."""
-    models: list[Model] = []
+    models: list[ModelRecord] = []
     resolutions = dict(catalog.resolutions)
     failed = dict(catalog.failed_lookups)
     for m in catalog.models:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from modelsync.api.constants import VersionPolicy
-from modelsync.catalog.models import Model
+from modelsync.catalog.records import ModelRecord
 from modelsync.plan import ml_repo_name, models_needing_lookup, plan_sync
 from plan import factories as f
 
 
-def _selected(models: list[Model], **spec: Any) -> list[str]:
+def _selected(models: list[ModelRecord], **spec: Any) -> list[str]:
     plan = plan_sync(models, f.spec(**spec), [], sync=f.SYNC, now=f.NOW, listing_complete=True)
     return sorted(c.body["spec"]["model"]["name"] for c in plan.creates)
 
 
 def test_ml_repo_name_comes_from_the_fqn_then_the_manifest() -> None:
     assert ml_repo_name(f.model(repo="fraud")) == "fraud"
-    odd = f.model(repo="fraud").model_copy(update={"fqn": "weird"})
+    odd = msgspec.structs.replace(f.model(repo="fraud"), fqn="weird")
     assert ml_repo_name(odd) == "fraud"  # manifest.ml_repo
-    bare = f.model(empty=True).model_copy(update={"fqn": "weird"})
+    bare = msgspec.structs.replace(f.model(empty=True), fqn="weird")
     assert ml_repo_name(bare) == "repo-fraud"  # last resort: the repo id
 
 

@@ -1,15 +1,20 @@
-"""The ModelRef spec built from a catalog model equals what api.ModelRefSpec.to_k8s() gives."""
+"""The ModelRef spec built from a catalog record equals what api.ModelRefSpec.to_k8s() gives
+for the same catalog payload read by the pydantic models."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from enum import Enum
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 
 from modelsync.api.modelref import ModelRefSpec
 from modelsync.catalog.models import Model, ModelVersion
+from modelsync.catalog.records import record_of, version_record_of
 from modelsync.plan.compare import canonical
 from modelsync.plan.spec import _time, modelref_spec
 from plan import factories as f
@@ -115,8 +120,26 @@ def _versions(draw: st.DrawFn) -> ModelVersion:
     )
 
 
+def _pydantic_json(value: Any) -> Any:
+    """A pydantic catalog value as JSON with camelCase keys, extra fields included, nulls
+    left out (the contract for `framework`, independent of plan/spec.py)."""
+    if isinstance(value, BaseModel):
+        fields = {to_camel(name): getattr(value, name) for name in type(value).model_fields}
+        for key, item in (value.model_extra or {}).items():
+            fields.setdefault(to_camel(key), item)
+        return {k: _pydantic_json(v) for k, v in fields.items() if v is not None}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _pydantic_json(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_pydantic_json(item) for item in value]
+    return value
+
+
 def _via_api(model: Model, version: ModelVersion) -> dict[str, Any]:
-    """The same spec built the slow way, through the api models (the contract)."""
+    """The same spec built the slow way, from the pydantic models through the api models
+    (the contract)."""
     from modelsync.api.modelref import (
         CreatedBy,
         EnvironmentInfo,
@@ -126,7 +149,6 @@ def _via_api(model: Model, version: ModelVersion) -> dict[str, Any]:
         SourceInfo,
         VersionInfo,
     )
-    from modelsync.plan.spec import _json
 
     manifest = version.manifest
     subject = version.created_by_subject
@@ -150,7 +172,7 @@ def _via_api(model: Model, version: ModelVersion) -> dict[str, Any]:
         tags=list(version.tags),
         description=manifest.description,
         metadata=canonical(manifest.metadata),  # nulls inside are not kept by the server
-        framework=FrameworkInfo.model_validate(_json(manifest.framework))
+        framework=FrameworkInfo.model_validate(_pydantic_json(manifest.framework))
         if manifest.framework
         else None,
         source=SourceInfo(
@@ -187,8 +209,8 @@ def _via_api(model: Model, version: ModelVersion) -> dict[str, Any]:
 @settings(max_examples=150, deadline=None)
 @given(_versions())
 def test_spec_equals_the_api_models_serialization(version: ModelVersion) -> None:
-    model = f.model(latest=version)
-    built = modelref_spec(model, "fraud", version)
+    model = f.pydantic_model(latest=version)
+    built = modelref_spec(record_of(model), "fraud", version_record_of(version))
     assert built == _via_api(model, version)
     assert canonical(ModelRefSpec.from_k8s(built).to_k8s()) == built
     assert canonical(built) == built

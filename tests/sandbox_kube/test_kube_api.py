@@ -6,6 +6,7 @@ and the request counters tests rely on."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -272,3 +273,40 @@ def test_stats_count_writes_by_verb_and_resource(
     kube_sandbox.reset_stats()
     assert kube_sandbox.stats.total_writes() == 0
     assert WIDGET_CRD["spec"]["names"]["plural"] == "widgets"
+
+
+# -- versions share what they did not change -------------------------------------------------
+
+
+def test_each_version_stays_as_its_write_answered(widgets: httpx.Client) -> None:
+    """Writes share unchanged parts between an object's versions (a status write keeps the
+    stored spec); a replayed watch shows every version exactly as its write answered it."""
+    start = widgets.get(W).json()["metadata"]["resourceVersion"]
+    merge = {"Content-Type": "application/merge-patch+json"}
+    created = widget("v")
+    created["metadata"]["labels"] = {"app": "x"}
+    created["spec"] |= {"tags": ["a"], "extra": {"deep": {"n": 1}}}
+    answers = [widgets.post(W, json=created)]
+    status = {"status": {"conditions": [{"type": "Ready", "status": "True"}], "é": "ü"}}
+    answers.append(widgets.patch(f"{W}/v/status", json=status, headers=merge))
+    answers.append(
+        widgets.patch(f"{W}/v", json={"spec": {"extra": {"deep": {"n": 2}}}}, headers=merge)
+    )
+    answers.append(widgets.patch(f"{W}/v/status", json={"status": {"x": 1}}, headers=merge))
+    answers.append(
+        widgets.patch(f"{W}/v", json={"metadata": {"labels": {"b": "y"}}}, headers=merge)
+    )
+    assert [r.status_code for r in answers] == [201, 200, 200, 200, 200]
+    versions = [r.json() for r in answers]
+    assert versions[1]["spec"] == versions[0]["spec"] != versions[2]["spec"]
+    assert versions[3]["spec"]["extra"] == {"deep": {"n": 2}}
+    assert versions[4]["metadata"]["labels"] == {"app": "x", "b": "y"}
+    events = []
+    with widgets.stream("GET", W, params={"watch": "true", "resourceVersion": start}) as stream:
+        for line in stream.iter_lines():
+            events.append(json.loads(line))
+            if len(events) == len(versions):
+                break
+    assert [e["type"] for e in events] == ["ADDED"] + ["MODIFIED"] * 4
+    assert [e["object"] for e in events] == versions
+    assert widgets.get(f"{W}/v").json() == versions[-1]

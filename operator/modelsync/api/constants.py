@@ -31,7 +31,12 @@ LABEL_CATALOG_CREDENTIALS: Final = f"{GROUP}/catalog-credentials"
 CATALOG_CREDENTIALS_VALUE: Final = "true"
 
 ANNOTATION_MODEL_FQN: Final = f"{GROUP}/model-fqn"
+# A digest of what the operator last wrote to a ModelRef's spec (plan/digest.py).
+ANNOTATION_SPEC_DIGEST: Final = f"{GROUP}/spec-digest"
 ANNOTATION_RECONCILE_REQUESTED_AT: Final = f"{GROUP}/reconcile-requested-at"
+# Set with the trigger by `modelsync reconcile --model`: refresh only these models (names
+# joined by ","; api/model_names.py). Without it a new trigger value means a full sync.
+ANNOTATION_RECONCILE_MODELS: Final = f"{GROUP}/reconcile-models"
 
 CONDITION_READY: Final = "Ready"
 CONDITION_RECONCILING: Final = "Reconciling"
@@ -70,6 +75,8 @@ REASON_VERSION_LOOKUP_FAILED: Final = "VersionLookupFailed"
 
 # Event reasons.
 EVENT_VERSION_CHANGED: Final = "VersionChanged"
+# Warning on a ModelCatalogSync: models a named refresh could not find or does not select.
+EVENT_MODELS_NOT_REFRESHED: Final = "ModelsNotRefreshed"
 
 MIN_INTERVAL_SECONDS: Final = 10
 MAX_STATUS_FAILURES: Final = 50

@@ -9,6 +9,7 @@ from typing import Final
 
 from modelsync.api.constants import (
     ANNOTATION_MODEL_FQN,
+    ANNOTATION_SPEC_DIGEST,
     LABEL_FRAMEWORK,
     LABEL_MANAGED_BY,
     LABEL_ML_REPO,
@@ -21,7 +22,7 @@ MAX_LABEL_VALUE_LENGTH: Final = 63
 _HASH_LENGTH: Final = 10
 
 OWNED_LABEL_KEYS: Final = frozenset({LABEL_MANAGED_BY, LABEL_SYNC, LABEL_ML_REPO, LABEL_FRAMEWORK})
-OWNED_ANNOTATION_KEYS: Final = frozenset({ANNOTATION_MODEL_FQN})
+OWNED_ANNOTATION_KEYS: Final = frozenset({ANNOTATION_MODEL_FQN, ANNOTATION_SPEC_DIGEST})
 
 _LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 _NOT_LABEL_CHAR = re.compile(r"[^-A-Za-z0-9_.]")
@@ -68,13 +69,18 @@ def modelref_labels(
 
 
 def modelref_annotations(
-    model_fqn: str, template_annotations: Mapping[str, str] | None = None
+    model_fqn: str,
+    template_annotations: Mapping[str, str] | None = None,
+    spec_digest: str | None = None,
 ) -> dict[str, str]:
-    """Annotations for a ModelRef: the template's, plus the model fqn (operator wins)."""
+    """Annotations for a ModelRef: the template's, plus the model fqn and the digest of the
+    spec (the operator's keys win)."""
     annotations = {
         k: v for k, v in (template_annotations or {}).items() if k not in OWNED_ANNOTATION_KEYS
     }
     annotations[ANNOTATION_MODEL_FQN] = model_fqn
+    if spec_digest is not None:
+        annotations[ANNOTATION_SPEC_DIGEST] = spec_digest
     return annotations
 
 

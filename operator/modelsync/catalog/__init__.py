@@ -1,7 +1,9 @@
-"""The TrueFoundry catalog: API models, the async client and its typed errors."""
+"""The TrueFoundry catalog: API models, the records the client returns, the async client and
+its typed errors."""
 
 from modelsync.catalog.client import (
     DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_PAGE_CONCURRENCY,
     CatalogClient,
     ModelFilters,
     ModelListing,
@@ -46,10 +48,12 @@ from modelsync.catalog.models import (
     ValidationErrorDetail,
 )
 from modelsync.catalog.pages import SkippedModel
+from modelsync.catalog.records import ModelRecord, VersionRecord, record_of, version_record_of
 from modelsync.catalog.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_PAGE_CONCURRENCY",
     "CatalogClient",
     "CatalogError",
     "ConnectGuard",
@@ -66,6 +70,7 @@ __all__ = [
     "ModelFilters",
     "ModelListing",
     "ModelManifest",
+    "ModelRecord",
     "ModelVersion",
     "ModelVersionEnvironment",
     "NotFound",
@@ -85,7 +90,10 @@ __all__ = [
     "UnknownFramework",
     "UnknownSource",
     "ValidationErrorDetail",
+    "VersionRecord",
     "VersionsEndpointUnsupported",
     "is_restricted_address",
+    "record_of",
     "restricted_destinations_guard",
+    "version_record_of",
 ]

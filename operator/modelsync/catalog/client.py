@@ -12,23 +12,23 @@ decompression, while it streams in). With a `connect_guard`, every new connectio
 on the address it actually dials (see catalog/transport.py).
 
 A listing is judged by catalog/listing.py: an inconsistent one is returned with
-`complete=False` and the models it did see, never passed off as complete.
+`complete=False` and the models it did see, never passed off as complete. Once a pass's first
+page gives the total, up to `page_concurrency` pages are requested at a time (_PagesAhead);
+each page is decoded into records (catalog/pages.py) as soon as its body is in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from modelsync.catalog.body import (
     ACCEPTED_ENCODINGS,
@@ -55,13 +55,24 @@ from modelsync.catalog.errors import (
     VersionsEndpointUnsupported,
 )
 from modelsync.catalog.listing import FetchPage, ListingCheck, ListingEnd, PageReport
-from modelsync.catalog.models import HTTPValidationError, Model, ModelVersion
-from modelsync.catalog.pages import SkippedModel, describe_validation_error, parse_page
+from modelsync.catalog.models import HTTPValidationError
+from modelsync.catalog.pages import (
+    MODEL_PAGES,
+    VERSION_PAGES,
+    NotAPage,
+    NotJson,
+    PageKind,
+    ParsedPage,
+    SkippedModel,
+    decode_page,
+)
+from modelsync.catalog.records import ModelRecord, VersionRecord
 from modelsync.catalog.retry import RetryPolicy, backoff_delay, jitter_unit, parse_retry_after
 from modelsync.catalog.transport import CatalogTransport
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_PAGE_CONCURRENCY",
     "USER_AGENT",
     "CatalogClient",
     "ModelFilters",
@@ -71,10 +82,11 @@ __all__ = [
 ]
 
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+DEFAULT_PAGE_CONCURRENCY = 4
 
 logger = logging.getLogger(__name__)
 
-ItemT = TypeVar("ItemT", bound=BaseModel)
+RecordT = TypeVar("RecordT", ModelRecord, VersionRecord)
 
 _REDACTED = "[redacted]"
 _MAX_422_DETAILS = 3
@@ -125,8 +137,8 @@ class ModelFilters:
 @dataclass(frozen=True)
 class ModelListing:
     """One listing: unique models (first occurrence wins), the ones that failed validation,
-    the last `pagination.total` seen, pages fetched and HTTP requests sent (retries and
-    restarts included).
+    the last `pagination.total` seen, pages judged and HTTP requests started (retries,
+    restarts and pages requested ahead but not needed included).
 
     `complete` is True only when the pages were self-consistent (catalog/listing.py); then
     `models` plus `skipped` are the whole catalog. Otherwise `inconsistency` says in one line
@@ -135,7 +147,7 @@ class ModelListing:
     `pagination.total` moved while paging.
     """
 
-    models: tuple[Model, ...]
+    models: tuple[ModelRecord, ...]
     skipped: tuple[SkippedModel, ...]
     total: int
     pages: int
@@ -151,8 +163,8 @@ class _RequestCounter:
 
 
 @dataclass(frozen=True)
-class _Collected(Generic[ItemT]):
-    items: tuple[ItemT, ...]
+class _Collected(Generic[RecordT]):
+    items: tuple[RecordT, ...]
     skipped: tuple[SkippedModel, ...]
     total: int
     pages: int
@@ -166,6 +178,76 @@ class _Answer:
     reason_phrase: str
     headers: httpx.Headers
     content: bytes | bytearray | None  # None: not read (not needed for this status)
+
+
+_PageFetch = Callable[[int], Coroutine[Any, Any, tuple[ParsedPage[RecordT], str]]]
+
+
+class _PagesAhead(Generic[RecordT]):
+    """The pages of one listing pass, requested ahead of ListingCheck.
+
+    Once a pass's first page gives the total, `plan` lays out the offsets a consistent
+    catalog will be asked for: every `stride` (the first page's size) from the next offset
+    up to the total itself (the page confirming a full last page), never beyond, so a
+    consistent catalog gets exactly the requests a sequential pass sends. At most `width`
+    of those requests are in flight (the page being waited for included), each holding at
+    most one body. `take` hands out pages strictly in offset order; when the offset the
+    check asks for is not the next planned one (a page of another size), the pages
+    requested ahead are cancelled and the pass goes on one page at a time. A page's
+    failure only surfaces when the check asks for that page, as it would sequentially.
+    """
+
+    def __init__(self, fetch: _PageFetch[RecordT], width: int) -> None:
+        self._fetch: _PageFetch[RecordT] = fetch
+        self._width = width
+        self._ahead: dict[int, asyncio.Task[tuple[ParsedPage[RecordT], str]]] = {}
+        self._next: int | None = None  # the next planned offset not requested yet
+        self._stride = 0
+        self._last = 0
+
+    def plan(self, start: int, stride: int, total: int) -> None:
+        if self._width > 1 and stride > 0 and start <= total:
+            self._next, self._stride, self._last = start, stride, total
+
+    async def take(self, offset: int, allowed: int) -> tuple[ParsedPage[RecordT], str]:
+        """The page at `offset`; `allowed`: how many more pages may be requested after it."""
+        task = None
+        if self._ahead:
+            if next(iter(self._ahead)) == offset:
+                task = self._ahead.pop(offset)
+            else:
+                await self._drop_all()
+        elif self._next is not None and self._next != offset:
+            self._next = None
+        if task is None:
+            if self._next == offset:
+                self._advance()
+            task = asyncio.create_task(self._fetch(offset))
+        self._top_up(allowed)
+        return await task
+
+    def _advance(self) -> None:
+        assert self._next is not None
+        following = self._next + self._stride
+        self._next = following if following <= self._last else None
+
+    def _top_up(self, allowed: int) -> None:
+        while self._next is not None and len(self._ahead) < min(self._width - 1, allowed):
+            self._ahead[self._next] = asyncio.create_task(self._fetch(self._next))
+            self._advance()
+
+    async def _drop_all(self) -> None:
+        self._next = None
+        tasks = list(self._ahead.values())
+        self._ahead.clear()
+        for task in tasks:
+            task.cancel()
+        # Their outcomes (pages, errors, cancellations) are of requests the pass no longer
+        # needs, which a sequential pass would not have sent.
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self._drop_all()
 
 
 def _checked_base_url(base_url: str) -> str:
@@ -231,6 +313,7 @@ class CatalogClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         connect_guard: ConnectGuard | None = None,
         max_listing_restarts: int = 2,
+        page_concurrency: int = DEFAULT_PAGE_CONCURRENCY,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -242,6 +325,8 @@ class CatalogClient:
             raise ValueError("max_response_bytes must be at least 1")
         if max_listing_restarts < 0:
             raise ValueError("max_listing_restarts must not be negative")
+        if page_concurrency < 1:
+            raise ValueError("page_concurrency must be at least 1")
         self._base_url = _checked_base_url(base_url)
         self._api_path = _checked_api_path(api_path)
         self._token = _checked_token(token)
@@ -253,6 +338,7 @@ class CatalogClient:
         self._sleep = sleep
         self._max_response_bytes = max_response_bytes
         self._max_listing_restarts = max_listing_restarts
+        self._page_concurrency = page_concurrency
         headers = {
             "Accept": "application/json",
             "Accept-Encoding": ACCEPTED_ENCODINGS,
@@ -293,7 +379,7 @@ class CatalogClient:
         """The listing of every model matching `filters`; see ModelListing for `complete`."""
         counter = _RequestCounter()
         collected = await self._collect(
-            "/models", filters.to_params(), Model, not_found=NotFound, counter=counter
+            "/models", filters.to_params(), MODEL_PAGES, not_found=NotFound, counter=counter
         )
         for skipped in collected.skipped:
             logger.debug("skipped model %s: %s", skipped.id, skipped.reason)
@@ -310,7 +396,7 @@ class CatalogClient:
             restarts=collected.restarts,
         )
 
-    async def list_model_versions(self, model_id: str) -> list[ModelVersion]:
+    async def list_model_versions(self, model_id: str) -> list[VersionRecord]:
         """Every version of a model; versions that fail validation are logged and left out.
 
         Raises VersionsEndpointUnsupported when the catalog has no such endpoint (404), and
@@ -320,7 +406,7 @@ class CatalogClient:
         collected = await self._collect(
             "/model-versions",
             {"model_id": model_id},
-            ModelVersion,
+            VERSION_PAGES,
             not_found=VersionsEndpointUnsupported,
             counter=_RequestCounter(),
         )
@@ -335,7 +421,7 @@ class CatalogClient:
             )
         return list(collected.items)
 
-    async def newest_deployable_version(self, model_id: str) -> ModelVersion | None:
+    async def newest_deployable_version(self, model_id: str) -> VersionRecord | None:
         """The deployable version with the highest `manifest.version`, or None."""
         deployable = [v for v in await self.list_model_versions(model_id) if v.deployable]
         if not deployable:
@@ -350,66 +436,73 @@ class CatalogClient:
         self,
         path: str,
         params: Mapping[str, str],
-        item_type: type[ItemT],
+        kind: PageKind[RecordT],
         *,
         not_found: type[NotFound],
         counter: _RequestCounter,
-    ) -> _Collected[ItemT]:
+    ) -> _Collected[RecordT]:
         """Page through a listing, starting over (at most `max_listing_restarts` times) when
-        `pagination.total` moves; `problem` is empty only for a consistent listing."""
+        `pagination.total` moves; `problem` is empty only for a consistent listing.
+
+        Once the first page of a pass gives the total, the pages after it are requested
+        ahead, up to `page_concurrency` at a time (see _PagesAhead); ListingCheck still
+        judges them one by one in offset order, so the verdict, the models and their order
+        are those of a sequential pass.
+        """
+
+        async def fetch(offset: int) -> tuple[ParsedPage[RecordT], str]:
+            page_params: dict[str, str | int] = {
+                **params,
+                "offset": offset,
+                "limit": self._page_size,
+            }
+            return await self._fetch_page(
+                path, page_params, kind, not_found=not_found, counter=counter
+            )
+
         pages = restarts = 0
         while True:
-            unique: dict[str, ItemT] = {}
+            unique: dict[str, RecordT] = {}
             skipped: list[SkippedModel] = []
             skipped_ids: set[str] = set()
             check = ListingCheck()
             total = 0
-            while True:
-                offset = check.next_offset
-                if pages >= self._max_pages:
-                    raise InvalidResponse(
-                        f"GET {self._api_path}{path}: runaway paging: still not done after "
-                        f"{pages} pages (offset {offset}, reported total {total})"
-                    )
-                page_params: dict[str, str | int] = {
-                    **params,
-                    "offset": offset,
-                    "limit": self._page_size,
-                }
-                payload, target = await self._fetch_json(
-                    path, page_params, not_found=not_found, counter=counter
-                )
-                try:
-                    page = parse_page(payload, item_type)
-                except ValidationError as error:
-                    raise InvalidResponse(
-                        self._redact(
-                            f"{target}: not a page of {item_type.__name__} items: "
-                            f"{describe_validation_error(error)}"
+            ahead = _PagesAhead(fetch, self._page_concurrency)
+            try:
+                while True:
+                    offset = check.next_offset
+                    if pages >= self._max_pages:
+                        raise InvalidResponse(
+                            f"GET {self._api_path}{path}: runaway paging: still not done after "
+                            f"{pages} pages (offset {offset}, reported total {total})"
                         )
-                    ) from None
-                del payload
-                pages += 1
-                total = page.pagination.total
-                for item in page.items:
-                    unique.setdefault(_item_key(item), item)
-                for bad in page.skipped:
-                    if bad.id is None or (bad.id not in skipped_ids and bad.id not in unique):
-                        skipped.append(bad)
-                        if bad.id is not None:
-                            skipped_ids.add(bad.id)
-                step = check.observe(
-                    PageReport(
-                        offset=offset,
-                        limit=self._page_size,
-                        total=total,
-                        entry_ids=page.entry_ids,
-                        reported_offset=page.pagination.offset,
-                        reported_limit=page.pagination.limit,
+                    page, target = await ahead.take(offset, self._max_pages - pages - 1)
+                    pages += 1
+                    total = page.pagination.total
+                    for item in page.items:
+                        unique.setdefault(item.id, item)
+                    for bad in page.skipped:
+                        if bad.id is None or (bad.id not in skipped_ids and bad.id not in unique):
+                            skipped.append(bad)
+                            if bad.id is not None:
+                                skipped_ids.add(bad.id)
+                    step = check.observe(
+                        PageReport(
+                            offset=offset,
+                            limit=self._page_size,
+                            total=total,
+                            entry_ids=page.entry_ids,
+                            reported_offset=page.pagination.offset,
+                            reported_limit=page.pagination.limit,
+                        )
                     )
-                )
-                if not isinstance(step, FetchPage):
-                    break
+                    if not isinstance(step, FetchPage):
+                        break
+                    if offset == 0:
+                        ahead.plan(step.offset, page.size, total)
+                    del page
+            finally:
+                await ahead.close()
             if isinstance(step, ListingEnd):
                 problem = step.problem
             elif restarts < self._max_listing_restarts:
@@ -427,14 +520,17 @@ class CatalogClient:
 
     # --- one GET with retries ------------------------------------------------------------
 
-    async def _fetch_json(
+    async def _fetch_page(
         self,
         path: str,
         params: Mapping[str, str | int],
+        kind: PageKind[RecordT],
         *,
         not_found: type[NotFound],
         counter: _RequestCounter,
-    ) -> tuple[Any, str]:
+    ) -> tuple[ParsedPage[RecordT], str]:
+        """One page, decoded as soon as its body is in (the body is dropped then), with the
+        retries of a GET; a 2xx whose body is not JSON is retried once."""
         attempts = self._retry.attempts
         bad_body_retries = 1
         target = ""
@@ -475,10 +571,11 @@ class CatalogClient:
                 self._report(status)
                 if 200 <= status <= 299:
                     content = answer.content or b""
+                    del answer
                     self._check_json_size(content, target, status)
                     try:
-                        return json.loads(content), target
-                    except (ValueError, RecursionError):
+                        return decode_page(content, kind), target
+                    except NotJson:
                         error = InvalidResponse(
                             self._redact(
                                 f"{target}: HTTP {status} with a body that is not valid JSON "
@@ -486,6 +583,12 @@ class CatalogClient:
                             ),
                             status_code=status,
                         )
+                    except NotAPage as exc:
+                        raise InvalidResponse(
+                            self._redact(f"{target}: not a page of {kind.item_name} items: {exc}")
+                        ) from None
+                    finally:
+                        del content
                     if bad_body_retries == 0:
                         raise error
                     bad_body_retries -= 1
@@ -621,13 +724,6 @@ class CatalogClient:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, _REDACTED) if self._token else text
-
-
-def _item_key(item: BaseModel) -> str:
-    key = getattr(item, "id", None)
-    if not isinstance(key, str):  # pragma: no cover - Model and ModelVersion both have `id`
-        raise TypeError(f"{type(item).__name__} has no string id")
-    return key
 
 
 def _parse_422(content: bytes | bytearray | None) -> HTTPValidationError:

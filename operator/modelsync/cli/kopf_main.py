@@ -4,7 +4,8 @@ election, in one event loop.
 Kopf is told to stay silent and stateless: no Kubernetes Events for handler results, no
 finalizers, no progress or diff-base annotations (only watching handlers are registered),
 and no peering (always standalone): replicas coordinate through a Lease instead, which,
-unlike Kopf's peering, also stops the operator's own sync loops on a standby.
+unlike Kopf's peering, also stops the operator's own sync loops on a standby. Kopf watches
+the ModelCatalogSyncs; the ModelRefs are watched by kube.modelref_watch (handlers.py).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import kopf
 
-from modelsync.api.constants import GROUP, LABEL_MANAGED_BY, MANAGED_BY_VALUE, PLURAL_MODELREF
 from modelsync.handlers import register
 from modelsync.kube.client import KubeApi, load_configuration
+from modelsync.kube.modelref_watch import ModelRefWatches
 from modelsync.runtime.app import OperatorRuntime
 from modelsync.runtime.config import OperatorConfig
 from modelsync.runtime.leader_loop import LeaderElectionConfig, LeaderElector
@@ -45,13 +46,32 @@ class KopfOptions:
     leader_election: LeaderElectionConfig | None = None
 
 
+class _NoDiffBase(kopf.DiffBaseStorage):
+    """No diff bases: Kopf builds one (two deep copies of the object) for every watch event,
+    but only change-detecting handlers (on.create/update/resume/delete/field, daemons,
+    timers) ever read it, and the operator registers none (handlers.py)."""
+
+    def build(
+        self,
+        *,
+        body: kopf.Body,
+        extra_fields: Iterable[str | tuple[str, ...] | list[str] | None] | None = None,
+    ) -> kopf.BodyEssence:
+        del body, extra_fields
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        del body
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        del body, patch, essence
+
+
 def kopf_settings() -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     settings.posting.enabled = False  # our own Events only; Kopf would post handler results
-    # Server-side filter: only ModelRefs the operator manages are watched.
-    settings.watching.label_selectors[GROUP, PLURAL_MODELREF] = (
-        f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
-    )
+    settings.persistence.diffbase_storage = _NoDiffBase()
     settings.process.ultimate_exiting_timeout = 30
     # The pause between two watch requests of one resource. Kopf's 0.1s default turns an API
     # server that keeps answering 410 Gone into ten cluster-wide relists a second.
@@ -71,8 +91,11 @@ async def run_operator(
     configuration = load_configuration(options.kubeconfig, options.context)
     election = options.leader_election
     runtime = OperatorRuntime(config, configuration, observer, leading=election is None)
+    # Its own connections: the watches hold theirs open and never take the writers'.
+    watch_api = KubeApi(load_configuration(options.kubeconfig, options.context), max_workers=1)
+    modelrefs = ModelRefWatches(watch_api, runtime.modelref_event)
     registry = kopf.OperatorRegistry()
-    register(registry, runtime)
+    register(registry, runtime, modelrefs)
     elector: LeaderElector | None = None
     lease_api: KubeApi | None = None
     if election is not None:
@@ -110,6 +133,8 @@ async def run_operator(
             ready_flag=ready_flag,
         )
     finally:
+        await modelrefs.close()
+        watch_api.close()
         await runtime.shutdown()  # every loop stopped before the Lease is given up
         if elector is not None:
             await elector.stop()

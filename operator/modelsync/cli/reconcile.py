@@ -1,22 +1,49 @@
-"""`modelsync reconcile NAME`: ask the operator to sync a ModelCatalogSync now.
+"""`modelsync reconcile NAME [--model REPO/NAME ...]`: ask the operator to sync a
+ModelCatalogSync now, or to refresh only the named models.
 
-Sets the annotation `modelsync.dev/reconcile-requested-at` to the current time (a merge
-patch); with `--wait`, waits until the operator echoes it in status.lastHandledReconcileAt.
+Sets the annotation `modelsync.dev/reconcile-requested-at` to the current time and, in the
+same merge patch, `modelsync.dev/reconcile-models` to the named models (removed when none are
+named, so the request is a full sync); with `--wait`, waits until the operator echoes the
+time in status.lastHandledReconcileAt, then shows the named models' ModelRefs.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from modelsync.kube.client import KubeApi
 
-__all__ = ["add_arguments", "request_and_wait", "run"]
+__all__ = ["add_arguments", "model_argument", "request_and_wait", "run"]
+
+
+def model_argument(text: str) -> str:
+    """`--model`'s value, checked: REPO/NAME or model:TENANT/REPO/NAME."""
+    from modelsync.api.model_names import parse_model_name
+
+    try:
+        return str(parse_model_name(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="ModelCatalogSync name")
+    parser.add_argument(
+        "--model",
+        dest="models",
+        action="append",
+        default=[],
+        type=model_argument,
+        metavar="REPO/NAME",
+        help=(
+            "refresh only this model (repeatable; or its fqn model:TENANT/REPO/NAME) instead "
+            "of a full sync; a model the catalog lacks or the sync does not select is named in "
+            "a ModelsNotRefreshed Warning Event of the ModelCatalogSync"
+        ),
+    )
     parser.add_argument("-n", "--namespace", help="namespace (default: the context's)")
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ...)")
     parser.add_argument("--context", help="kubeconfig context to use")
@@ -43,7 +70,14 @@ def run(args: argparse.Namespace) -> int:
     api = KubeApi(configuration, max_workers=2)
     try:
         return asyncio.run(
-            request_and_wait(api, namespace, args.name, wait=args.wait, wait_seconds=args.timeout)
+            request_and_wait(
+                api,
+                namespace,
+                args.name,
+                wait=args.wait,
+                wait_seconds=args.timeout,
+                models=args.models,
+            )
         )
     except KubeNotFound:
         print(f'modelsync reconcile: ModelCatalogSync "{args.name}" not found in "{namespace}"')
@@ -67,22 +101,76 @@ def _ready(status: dict[str, Any]) -> str:
     return f"Ready={condition.get('status')} ({reason}){': ' + message if message else ''}"
 
 
+def _modelref_name(model: str) -> str | None:
+    """The ModelRef name of a named model, where the name alone decides it: always for an
+    fqn; for REPO/NAME when the name is used verbatim (`REPO.NAME`, see api/naming.py)."""
+    from modelsync.api.model_names import parse_model_name
+    from modelsync.api.naming import modelref_name
+
+    named = parse_model_name(model)
+    if named.fqn is not None:
+        return modelref_name(named.repo, named.name, named.fqn)
+    verbatim = f"{named.repo}.{named.name}"
+    # A hashed name never equals the verbatim one, whatever fqn it hashes.
+    return verbatim if modelref_name(named.repo, named.name, "") == verbatim else None
+
+
+async def _show_modelref(api: KubeApi, namespace: str, model: str) -> None:
+    from modelsync.api.conditions import raw_condition
+    from modelsync.api.constants import CONDITION_READY
+    from modelsync.kube.errors import KubeApiError, KubeNotFound
+    from modelsync.kube.modelrefs import get_modelref
+
+    ref = _modelref_name(model)
+    if ref is None:
+        print(f"{model}: its ModelRef name depends on the tenant; name the model by its fqn")
+        return
+    try:
+        obj = await get_modelref(api, namespace, ref)
+    except KubeNotFound:
+        print(
+            f"modelref {namespace}/{ref}: not found; see the ModelsNotRefreshed Events "
+            "of the ModelCatalogSync"
+        )
+        return
+    except KubeApiError as exc:  # e.g. no `get` on modelrefs: the request itself succeeded
+        print(f"modelref {namespace}/{ref}: {exc}")
+        return
+    version = ((obj.get("spec") or {}).get("version") or {}).get("version")
+    condition = raw_condition(obj.get("status") or {}, CONDITION_READY) or {}
+    ready = f"Ready={condition.get('status', 'Unknown')} ({condition.get('reason', '')})"
+    print(f"modelref {namespace}/{ref}: version {version}, {ready}")
+
+
 async def request_and_wait(
-    api: KubeApi, namespace: str, name: str, *, wait: bool, wait_seconds: float, poll: float = 0.25
+    api: KubeApi,
+    namespace: str,
+    name: str,
+    *,
+    wait: bool,
+    wait_seconds: float,
+    poll: float = 0.25,
+    models: Sequence[str] = (),
 ) -> int:
-    """Annotate the sync; with `wait`, poll until the operator echoes the value. Exit code."""
+    """Annotate the sync (naming `models`, if any); with `wait`, poll until the operator
+    echoes the value, then show the named models' ModelRefs. Exit code."""
     import asyncio
     from datetime import UTC, datetime
 
-    from modelsync.api.constants import ANNOTATION_RECONCILE_REQUESTED_AT
+    from modelsync.api.constants import (
+        ANNOTATION_RECONCILE_MODELS,
+        ANNOTATION_RECONCILE_REQUESTED_AT,
+    )
+    from modelsync.api.model_names import format_reconcile_models
     from modelsync.api.timestamps import format_time_precise
     from modelsync.kube.modelcatalogsyncs import get_sync, request_reconcile
 
     value = format_time_precise(datetime.now(UTC))
-    await request_reconcile(api, namespace, name, value)
-    print(
-        f"modelcatalogsync {namespace}/{name} annotated {ANNOTATION_RECONCILE_REQUESTED_AT}={value}"
-    )
+    await request_reconcile(api, namespace, name, value, models=models)
+    annotated = f"{ANNOTATION_RECONCILE_REQUESTED_AT}={value}"
+    if models:
+        annotated += f" {ANNOTATION_RECONCILE_MODELS}={format_reconcile_models(models)}"
+    print(f"modelcatalogsync {namespace}/{name} annotated {annotated}")
     if not wait:
         return 0
     loop = asyncio.get_running_loop()
@@ -90,8 +178,16 @@ async def request_and_wait(
     while loop.time() < deadline:
         status = (await get_sync(api, namespace, name)).get("status") or {}
         if status.get("lastHandledReconcileAt") == value:
-            print(f"modelcatalogsync {namespace}/{name} synced: {_ready(status)}")
-            return 0
+            break
         await asyncio.sleep(poll)
-    print(f"modelsync reconcile: timed out after {wait_seconds:g}s waiting for the operator")
-    return 1
+    else:
+        print(f"modelsync reconcile: timed out after {wait_seconds:g}s waiting for the operator")
+        return 1
+    if not models:
+        print(f"modelcatalogsync {namespace}/{name} synced: {_ready(status)}")
+        return 0
+    named = sorted(set(models))
+    print(f"modelcatalogsync {namespace}/{name} handled the refresh of {', '.join(named)}")
+    for model in named:
+        await _show_modelref(api, namespace, model)
+    return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -31,6 +31,7 @@ from modelsync.kube.modelrefs import (
     patch_modelref,
     patch_modelref_status,
 )
+from modelsync.kube.wire import WrittenObject
 from modelsync.plan.types import CreateRef, DeleteRef, RetainRef, SyncPlan, UpdateRef
 
 __all__ = ["ApplyResult", "WriteFailure", "apply_plan", "write_failure_reason"]
@@ -64,10 +65,9 @@ class ApplyResult:
     failures: list[WriteFailure] = field(default_factory=list)
     written: dict[str, list[str]] = field(default_factory=dict)
 
-    def record(self, obj: Mapping[str, Any] | None) -> None:
-        meta = obj.get("metadata") if isinstance(obj, Mapping) else None
-        if isinstance(meta, Mapping) and meta.get("name") and meta.get("resourceVersion"):
-            self.written.setdefault(str(meta["name"]), []).append(str(meta["resourceVersion"]))
+    def record(self, obj: WrittenObject | None) -> None:
+        if obj is not None and obj.name and obj.resource_version:
+            self.written.setdefault(obj.name, []).append(obj.resource_version)
 
 
 def write_failure_reason(error: KubeApiError) -> str:
@@ -114,7 +114,7 @@ async def apply_plan(
         )
 
     async def update(item: UpdateRef) -> None:
-        written: dict[str, Any] | None = None
+        written: WrittenObject | None = None
         if item.patch is not None:
             patch = item.patch
             written = await bounded(lambda: patch_modelref(api, namespace, item.name, patch))
@@ -128,11 +128,11 @@ async def apply_plan(
         result.updated += 1
         if item.version_change is not None and written is not None:
             change = item.version_change
-            body = written
+            involved = written.reference()
             posted = await bounded(
                 lambda: post_event(
                     api,
-                    body,
+                    involved,
                     event_type="Normal",
                     reason=EVENT_VERSION_CHANGED,
                     message=change.message,

@@ -4,6 +4,17 @@ Configuration follows the usual resolution order (as controller-runtime does): a
 kubeconfig path, then `KUBECONFIG`, then the in-cluster service account, then
 `~/.kube/config`. Every request runs on a dedicated thread pool, so the event loop never
 blocks and the pool size bounds how many requests are in flight.
+
+`KubeApi.send` is the lean path of the frequent requests (ModelRef writes and reads, Events):
+it sends what an operation of the generated client would (same method, URL, headers and JSON
+body; tests/operator/test_kube_wire.py compares them on the wire), built here and handed
+straight to the client's connection pool, with the body encoded once and the answer decoded
+only as far as the caller needs. The generated layer would validate every argument, walk and
+re-encode the body and decode the whole answer: at thousands of writes per sync that costs
+more CPU than the HTTP exchange itself. Authentication, TLS, proxies, timeouts, retries, the
+write gate, typed errors and the request observer are those of `call`. `fetch` and `stream`
+do the same synchronously, without observer or gate, for a reader on a thread of its own
+(kube/modelref_watch.py).
 """
 
 from __future__ import annotations
@@ -11,10 +22,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from string import Formatter
 from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 import urllib3
 from kubernetes import client as k8s
@@ -23,6 +38,7 @@ from kubernetes import config as k8s_config
 from modelsync.kube.errors import KubeConfigError, KubeWriteFenced, error_from_status
 
 __all__ = [
+    "ROUTES",
     "WRITE_VERBS",
     "KubeApi",
     "RequestObserver",
@@ -39,9 +55,46 @@ RequestObserver = Callable[[str, str, int | None], None]
 # Asked on the request's thread right before a write is sent; False: do not send it.
 WriteGate = Callable[[], bool]
 
+_JSON = "application/json"
+
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 _IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
+_AUTH_SETTINGS = ["BearerToken"]  # what every generated operation of the client names
+_AUTH_TTL = 1.0
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    template: str  # the generated client's resource_path
+
+    @functools.cached_property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(name for _, name, _, _ in Formatter().parse(self.template) if name)
+
+    def path(self, args: tuple[str, ...]) -> str:
+        if len(args) != len(self.fields):
+            raise TypeError(f"{self.template} takes {len(self.fields)} path arguments")
+        # Each argument is one path segment, encoded as the generated client does.
+        return self.template.format_map(
+            {field: quote(str(arg), safe="") for field, arg in zip(self.fields, args, strict=True)}
+        )
+
+
+_CUSTOM = "/apis/{group}/{version}/namespaces/{namespace}/{plural}"
+# The generated operations `send`, `fetch` and `stream` stand in for, by name: HTTP method and
+# URL template as in the client's `_<operation>_serialize` (tests/operator/test_kube_wire.py
+# holds them equal). Path arguments come in the operation's own parameter order.
+ROUTES: dict[str, _Route] = {
+    "create_namespaced_custom_object": _Route("POST", _CUSTOM),
+    "list_namespaced_custom_object": _Route("GET", _CUSTOM),
+    "get_namespaced_custom_object": _Route("GET", _CUSTOM + "/{name}"),
+    "patch_namespaced_custom_object": _Route("PATCH", _CUSTOM + "/{name}"),
+    "patch_namespaced_custom_object_status": _Route("PATCH", _CUSTOM + "/{name}/status"),
+    "delete_namespaced_custom_object": _Route("DELETE", _CUSTOM + "/{name}"),
+    "create_namespaced_event": _Route("POST", "/api/v1/namespaces/{namespace}/events"),
+}
 
 
 def load_configuration(
@@ -102,6 +155,7 @@ class KubeApi:
         self._request_timeout = request_timeout
         self._on_request = on_request
         self._may_write = may_write
+        self._auth: tuple[float, dict[str, str]] = (0.0, {})
 
     async def call(
         self,
@@ -142,6 +196,166 @@ class KubeApi:
             if self._on_request is not None and sent:
                 self._on_request(verb, resource, status)
 
+    async def send(
+        self,
+        verb: str,
+        resource: str,
+        action: str,
+        operation: Callable[..., object],
+        *path: str,
+        decode: Callable[[bytes], T],
+        body: bytes | None = None,
+        content_type: str | None = None,
+    ) -> T:
+        """The request `operation` (a method of `self.custom`/`self.core`, see ROUTES) makes
+        for the path arguments `path`, with `body` (JSON, already encoded) as its body and
+        `content_type` where the operation sets one (the patches); returns `decode(answer
+        body)`, decoded on the request's thread.
+
+        `verb`, `resource`, `action`, failures and the write gate as for `call`."""
+        route = ROUTES[operation.__name__]
+        return await self.call(
+            verb,
+            resource,
+            action,
+            self._exchange,
+            route.method,
+            route.path(path),
+            decode,
+            body,
+            content_type,
+        )
+
+    def fetch(
+        self,
+        action: str,
+        operation: Callable[..., object],
+        *path: str,
+        query: Mapping[str, str],
+    ) -> bytes:
+        """GET `operation`'s URL with `query`, on the caller's thread: the answer's body.
+        Raises as `call` does. No observer, no gate (a read), and no retry: the caller has
+        its own pace."""
+        route = ROUTES[operation.__name__]
+        if route.method != "GET":
+            raise ValueError(f"{operation.__name__} is not a read")
+        url = f"{route.path(path)}?{urlencode(query)}"
+
+        def get() -> bytes:
+            response = self._request(
+                "GET",
+                url,
+                None,
+                None,
+                timeout=urllib3.Timeout(total=self._request_timeout),
+                preload_content=True,
+                retries=False,
+            )
+            if not 200 <= response.status <= 299:
+                raise _status_error(response.status, response.reason, response.data)
+            return response.data
+
+        return _typed(action, get)
+
+    def stream(
+        self,
+        action: str,
+        operation: Callable[..., object],
+        *path: str,
+        query: Mapping[str, str],
+        read_timeout: float,
+    ) -> urllib3.BaseHTTPResponse:
+        """Open a GET of `operation`'s URL with `query` whose body is read as it arrives (a
+        watch): the response, to read and then release. Raises as `call` does; as `fetch`,
+        no retry."""
+        route = ROUTES[operation.__name__]
+        if route.method != "GET":
+            raise ValueError(f"{operation.__name__} is not a read")
+        url = f"{route.path(path)}?{urlencode(query)}"
+
+        def open_stream() -> urllib3.BaseHTTPResponse:
+            response = self._request(
+                "GET",
+                url,
+                None,
+                None,
+                timeout=urllib3.Timeout(connect=self._request_timeout, read=read_timeout),
+                preload_content=False,
+                retries=False,
+            )
+            if not 200 <= response.status <= 299:
+                data = response.read()
+                response.release_conn()
+                raise _status_error(response.status, response.reason, data)
+            return response
+
+        return _typed(action, open_stream)
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        decode: Callable[[bytes], T],
+        body: bytes | None,
+        content_type: str | None,
+        *,
+        _request_timeout: float,
+    ) -> T:
+        response = self._request(
+            method,
+            path,
+            body,
+            content_type,
+            timeout=urllib3.Timeout(total=_request_timeout),
+            preload_content=True,
+        )
+        if not 200 <= response.status <= 299:
+            raise _status_error(response.status, response.reason, response.data)
+        return decode(response.data)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        content_type: str | None,
+        *,
+        timeout: urllib3.Timeout,
+        preload_content: bool,
+        retries: bool | None = None,
+    ) -> urllib3.BaseHTTPResponse:
+        """`retries`: None, the pool's (as the generated client); False, none."""
+        headers = {**self._base_headers(), "Accept": _JSON}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        extra: dict[str, Any] = {} if retries is None else {"retries": retries}
+        try:
+            return self._api_client.rest_client.pool_manager.request(
+                method,
+                self.configuration.host + path,
+                body=body,
+                headers=headers,
+                timeout=timeout,
+                preload_content=preload_content,
+                **extra,
+            )
+        except urllib3.exceptions.SSLError as exc:  # the generated client's mapping
+            raise k8s.ApiException(status=0, reason=f"{type(exc).__name__}\n{exc}") from None
+
+    def _base_headers(self) -> dict[str, str]:
+        """User-Agent and credentials. The generated client asks the configuration for the
+        credentials per request, which runs its refresh hook (a kubeconfig's re-applies the
+        whole kubeconfig and re-reads the proxy environment: about 0.1 ms); here that
+        happens at most every `_AUTH_TTL` seconds. Refreshed tokens are renewed minutes
+        before they expire, so a second changes nothing."""
+        now = time.monotonic()
+        expires, headers = self._auth
+        if now >= expires:
+            headers = dict(self._api_client.default_headers)
+            self._api_client.update_params_for_auth(headers, [], _AUTH_SETTINGS, "", "", None)
+            self._auth = (now + _AUTH_TTL, headers)
+        return headers
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._api_client.close()  # type: ignore[no-untyped-call]
@@ -149,6 +363,21 @@ class KubeApi:
 
 class _Fenced(Exception):
     pass
+
+
+def _status_error(status: int, reason: str | None, data: bytes) -> k8s.ApiException:
+    return k8s.ApiException(status=status, reason=reason, body=data.decode("utf-8", "replace"))
+
+
+def _typed(action: str, fn: Callable[[], T]) -> T:
+    """`fn()`, its failures as KubeApiError (as `call` maps them)."""
+    try:
+        return fn()
+    except k8s.ApiException as exc:
+        status = int(exc.status) if exc.status is not None else None
+        raise error_from_status(action, status, exc.body) from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise error_from_status(action, None, None) from exc
 
 
 def _send(gate: WriteGate | None, fn: Callable[..., T], args: Any, kwargs: Any) -> T:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from modelsync.kube.client import KubeApi
 from modelsync.kube.errors import KubeApiError
+from modelsync.kube.wire import encode, ignore_answer
 
 __all__ = ["COMPONENT", "EventType", "build_event", "post_event"]
 
@@ -84,14 +85,15 @@ async def post_event(
     body = build_event(involved, event_type=event_type, reason=reason, message=message)
     namespace = body["metadata"]["namespace"]
     try:
-        await api.call(
+        await api.send(
             "create",
             "events",
             f"create Event {reason} for {body['involvedObject']['kind']} "
             f'"{body["involvedObject"]["name"]}"',
             api.core.create_namespaced_event,
             namespace,
-            body,
+            decode=ignore_answer,
+            body=encode(body),
         )
     except KubeApiError as exc:
         logger.warning("could not post event: %s", exc)

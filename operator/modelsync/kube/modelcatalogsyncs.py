@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from modelsync.api.constants import ANNOTATION_RECONCILE_REQUESTED_AT, GROUP, PLURAL_SYNC, VERSION
+from modelsync.api.constants import (
+    ANNOTATION_RECONCILE_MODELS,
+    ANNOTATION_RECONCILE_REQUESTED_AT,
+    GROUP,
+    PLURAL_SYNC,
+    VERSION,
+)
+from modelsync.api.model_names import format_reconcile_models
 from modelsync.kube.client import KubeApi
 from modelsync.plan.compare import merge_diff
 
@@ -66,8 +73,16 @@ async def patch_sync_status(
     )
 
 
-async def request_reconcile(api: KubeApi, namespace: str, name: str, value: str) -> JsonDict:
-    """Set the `modelsync.dev/reconcile-requested-at` annotation (the manual trigger)."""
+async def request_reconcile(
+    api: KubeApi, namespace: str, name: str, value: str, *, models: Sequence[str] = ()
+) -> JsonDict:
+    """Set the `modelsync.dev/reconcile-requested-at` annotation (the manual trigger), in the
+    same merge patch `modelsync.dev/reconcile-models` to the named `models` (a refresh of
+    those alone), or removed when there are none (a full sync)."""
+    annotations: dict[str, str | None] = {
+        ANNOTATION_RECONCILE_REQUESTED_AT: value,
+        ANNOTATION_RECONCILE_MODELS: format_reconcile_models(models) if models else None,
+    }
     return cast(
         JsonDict,
         await api.call(
@@ -80,7 +95,7 @@ async def request_reconcile(api: KubeApi, namespace: str, name: str, value: str)
             namespace,
             PLURAL_SYNC,
             name,
-            {"metadata": {"annotations": {ANNOTATION_RECONCILE_REQUESTED_AT: value}}},
+            {"metadata": {"annotations": annotations}},
             _content_type=_MERGE_PATCH,
         ),
     )

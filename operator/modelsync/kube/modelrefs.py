@@ -1,7 +1,8 @@
 """ModelRef I/O: one labelled LIST per sync, and the writes a plan needs.
 
-Objects travel as plain JSON dicts (the custom-objects API returns them as such); the API
-server validates them against the CRD schema.
+Objects travel as plain JSON dicts; the API server validates them against the CRD schema.
+The writes go through `KubeApi.send` (bodies encoded once, answers decoded only as far as
+the caller needs: a write returns the identity of what it stored, a read the whole object).
 """
 
 from __future__ import annotations
@@ -12,6 +13,13 @@ from typing import Any, cast
 from modelsync.api.constants import GROUP, LABEL_SYNC, PLURAL_MODELREF, VERSION
 from modelsync.api.labels import sanitize_label_value
 from modelsync.kube.client import KubeApi
+from modelsync.kube.wire import (
+    WrittenObject,
+    decode_object,
+    decode_written,
+    encode,
+    ignore_answer,
+)
 
 __all__ = [
     "create_modelref",
@@ -67,81 +75,76 @@ async def list_modelrefs(api: KubeApi, namespace: str, sync_name: str) -> list[J
 
 
 async def get_modelref(api: KubeApi, namespace: str, name: str) -> JsonDict:
-    return cast(
-        JsonDict,
-        await api.call(
-            "get",
-            PLURAL_MODELREF,
-            f"get {_where(namespace, name)}",
-            api.custom.get_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL_MODELREF,
-            name,
-        ),
+    return await api.send(
+        "get",
+        PLURAL_MODELREF,
+        f"get {_where(namespace, name)}",
+        api.custom.get_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL_MODELREF,
+        name,
+        decode=decode_object,
     )
 
 
-async def create_modelref(api: KubeApi, namespace: str, body: Mapping[str, Any]) -> JsonDict:
+async def create_modelref(
+    api: KubeApi, namespace: str, body: Mapping[str, Any]
+) -> WrittenObject | None:
+    """Create; what was stored (None: the answer did not say)."""
     name = str(body.get("metadata", {}).get("name", ""))
-    return cast(
-        JsonDict,
-        await api.call(
-            "create",
-            PLURAL_MODELREF,
-            f"create {_where(namespace, name)}",
-            api.custom.create_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL_MODELREF,
-            dict(body),
-        ),
+    return await api.send(
+        "create",
+        PLURAL_MODELREF,
+        f"create {_where(namespace, name)}",
+        api.custom.create_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL_MODELREF,
+        decode=decode_written,
+        body=encode(body),
     )
 
 
 async def patch_modelref(
     api: KubeApi, namespace: str, name: str, patch: Mapping[str, Any]
-) -> JsonDict:
+) -> WrittenObject | None:
     """JSON merge patch (RFC 7386) of metadata/spec."""
-    return cast(
-        JsonDict,
-        await api.call(
-            "patch",
-            PLURAL_MODELREF,
-            f"patch {_where(namespace, name)}",
-            api.custom.patch_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL_MODELREF,
-            name,
-            dict(patch),
-            _content_type=_MERGE_PATCH,
-        ),
+    return await api.send(
+        "patch",
+        PLURAL_MODELREF,
+        f"patch {_where(namespace, name)}",
+        api.custom.patch_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL_MODELREF,
+        name,
+        decode=decode_written,
+        body=encode(patch),
+        content_type=_MERGE_PATCH,
     )
 
 
 async def patch_modelref_status(
     api: KubeApi, namespace: str, name: str, patch: Mapping[str, Any]
-) -> JsonDict:
+) -> WrittenObject | None:
     """Merge-patch the status subresource; `patch` is `{"status": {...}}`."""
-    return cast(
-        JsonDict,
-        await api.call(
-            "patch",
-            f"{PLURAL_MODELREF}/status",
-            f"patch status of {_where(namespace, name)}",
-            api.custom.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL_MODELREF,
-            name,
-            dict(patch),
-            _content_type=_MERGE_PATCH,
-        ),
+    return await api.send(
+        "patch",
+        f"{PLURAL_MODELREF}/status",
+        f"patch status of {_where(namespace, name)}",
+        api.custom.patch_namespaced_custom_object_status,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL_MODELREF,
+        name,
+        decode=decode_written,
+        body=encode(patch),
+        content_type=_MERGE_PATCH,
     )
 
 
@@ -163,7 +166,7 @@ async def delete_modelref(
     body: JsonDict = {"apiVersion": "v1", "kind": "DeleteOptions"}
     if preconditions:
         body["preconditions"] = preconditions
-    await api.call(
+    await api.send(
         "delete",
         PLURAL_MODELREF,
         f"delete {_where(namespace, name)}",
@@ -173,5 +176,6 @@ async def delete_modelref(
         namespace,
         PLURAL_MODELREF,
         name,
-        body=body,
+        decode=ignore_answer,
+        body=encode(body),
     )

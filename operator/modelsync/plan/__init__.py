@@ -10,8 +10,11 @@ from modelsync.plan.desired import (
     REASON_INVALID_MODEL,
     REASON_NAME_CONFLICT,
     REASON_VERSION_LOOKUP_PENDING,
+    Selection,
+    select_desired,
 )
 from modelsync.plan.diff import foreign_owner, plan_sync, repair_plan
+from modelsync.plan.digest import digest_vouches
 from modelsync.plan.existing import parse_existing
 from modelsync.plan.select import Selector, compile_select, ml_repo_name
 from modelsync.plan.types import (
@@ -49,6 +52,7 @@ __all__ = [
     "LookupUnsupported",
     "ModelFailure",
     "RetainRef",
+    "Selection",
     "Selector",
     "SyncOutcome",
     "SyncPlan",
@@ -60,6 +64,7 @@ __all__ = [
     "VersionResolution",
     "choose_version",
     "compile_select",
+    "digest_vouches",
     "failure_event_needed",
     "foreign_owner",
     "ml_repo_name",
@@ -67,5 +72,6 @@ __all__ = [
     "parse_existing",
     "plan_sync",
     "repair_plan",
+    "select_desired",
     "sync_status",
 ]

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Final
 
-from modelsync.api.conditions import ready
+import msgspec
+
+from modelsync.api.conditions import Condition, ready
 from modelsync.api.constants import (
     REASON_DEPLOYABLE_VERSION_RESOLVED,
     REASON_NO_DEPLOYABLE_VERSION,
     REASON_VERSION_LOOKUP_FAILED,
+    VersionPolicy,
 )
 from modelsync.api.labels import modelref_annotations, modelref_labels
 from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
 from modelsync.api.naming import modelref_name
+from modelsync.api.wire import INT64_MAX, INT64_MIN
 from modelsync.catalog.models import Model
-from modelsync.plan.existing import Ownership, ownership
+from modelsync.catalog.records import ModelRecord, VersionRecord, record_of
+from modelsync.plan.digest import kept_spec_digest, spec_digest
+from modelsync.plan.existing import Ownership, ownership, version_of
 from modelsync.plan.select import compile_select, ml_repo_name
 from modelsync.plan.spec import kept_spec, modelref_spec
 from modelsync.plan.types import (
     MISSING,
+    UNSUPPORTED,
+    CacheMiss,
     DesiredRef,
     ExistingRef,
+    JsonDict,
     ModelFailure,
     SyncRef,
     VersionResolution,
@@ -42,20 +52,38 @@ class Selection:
     selected: int = 0
     # ModelRef names that must not be removed although not desired (model not decided).
     protected: set[str] = field(default_factory=set)
+    # Names whose version choice read the existing ModelRef's spec (a kept version).
+    depends_on_existing: set[str] = field(default_factory=set)
+
+    def expected_digests(self) -> dict[str, str | None]:
+        """{ModelRef name: the spec digest wanted}; None where the plan must read the whole
+        existing spec (its version choice depends on it)."""
+        expected: dict[str, str | None] = {n: d.spec_digest for n, d in self.desired.items()}
+        for name in self.depends_on_existing:
+            expected[name] = None
+        return expected
 
 
-def _preference(model: Model) -> tuple[bool, int, str]:
+def _content(model: ModelRecord) -> bytes:
+    try:
+        return msgspec.json.encode(model)
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"; UTF-8 does not)
+        return repr(model).encode("utf-8", "surrogatepass")
+
+
+def _preference(model: ModelRecord) -> tuple[bool, int, bytes]:
     latest = model.latest_version
     number = latest.manifest.version if latest is not None else None
-    return (latest is not None, number if number is not None else -1, model.model_dump_json())
+    return (latest is not None, number if number is not None else -1, _content(model))
 
 
-def unique_models(models: Iterable[Model]) -> list[Model]:
+def unique_models(models: Iterable[ModelRecord | Model]) -> list[ModelRecord]:
     """One model per id, ordered by id, so the result never depends on the listing order.
     Of two different entries with one id (a model that changed while being paged through),
-    the one with the newer latest version wins."""
-    by_id: dict[str, Model] = {}
-    for model in models:
+    the one with the newer latest version wins. pydantic Models are taken as their records."""
+    by_id: dict[str, ModelRecord] = {}
+    for given in models:
+        model = given if isinstance(given, ModelRecord) else record_of(given)
         seen = by_id.setdefault(model.id, model)
         if seen is not model and seen != model:
             by_id[model.id] = max(seen, model, key=_preference)
@@ -75,7 +103,7 @@ def _version_facts(choice: VersionChoice) -> tuple[str | None, Collection[str]]:
     return (kind if isinstance(kind, str) else None), tags
 
 
-def _lookup_failed(model: Model, name: str, problem: str) -> ModelFailure:
+def _lookup_failed(model: ModelRecord, name: str, problem: str) -> ModelFailure:
     return ModelFailure(
         model.fqn,
         REASON_VERSION_LOOKUP_FAILED,
@@ -85,8 +113,42 @@ def _lookup_failed(model: Model, name: str, problem: str) -> ModelFailure:
     )
 
 
+def depends_on_existing_spec(
+    model: ModelRecord, policy: VersionPolicy, resolution: VersionResolution | CacheMiss
+) -> bool:
+    """Whether choose_version may keep the version the existing ModelRef holds: the latest
+    version is not deployable and the catalog cannot list older ones."""
+    latest = model.latest_version
+    return (
+        policy is VersionPolicy.LATEST_DEPLOYABLE
+        and latest is not None
+        and not latest.deployable
+        and resolution is UNSUPPORTED
+    )
+
+
+def int64_problem(version: VersionRecord) -> str:
+    """Why the spec of `version` cannot be rendered (a number the CRD's int64 fields cannot
+    hold), or "" (plan/spec.py raises the same, but renders lazily)."""
+    manifest = version.manifest
+    if not _fits(manifest.version):
+        return f"version {manifest.version} does not fit in int64"
+    if not _fits(manifest.step):
+        return f"step {manifest.step} does not fit in int64"
+    for metric in version.metrics:
+        if not _fits(metric.step):
+            return f"metric step {metric.step} does not fit in int64"
+        if not _fits(metric.timestamp):
+            return f"metric timestamp {metric.timestamp} does not fit in int64"
+    return ""
+
+
+def _fits(value: int | None) -> bool:
+    return value is None or INT64_MIN <= value <= INT64_MAX
+
+
 def select_desired(
-    models: Iterable[Model],
+    models: Iterable[ModelRecord | Model],
     spec: ModelCatalogSyncSpec,
     sync: SyncRef,
     resolutions: Mapping[str, VersionResolution],
@@ -102,6 +164,8 @@ def select_desired(
     out = Selection()
     template = spec.model_ref_template
     selector = compile_select(spec.select)
+    shared_labels: dict[tuple[str, str | None], dict[str, str]] = {}
+    shared_ready: dict[tuple[bool, str, str], Condition] = {}
     for model in unique_models(models):
         if model.latest_version is None or not selector.matches_model(model):
             continue
@@ -119,6 +183,10 @@ def select_desired(
             if current is not None and ownership(current, sync.uid) is not Ownership.FOREIGN
             else None
         )
+        if depends_on_existing_spec(model, spec.version_policy, resolutions.get(model.id, MISSING)):
+            out.depends_on_existing.add(name)
+            if current is not None and not current.spec_complete:
+                raise ValueError(f"the whole spec of ModelRef {name} is needed but was not read")
         try:
             choice = choose_version(
                 model, spec.version_policy, resolutions.get(model.id, MISSING), owned_spec
@@ -145,29 +213,53 @@ def select_desired(
                 )
             )
             continue
-        try:
-            if choice.version is not None:
-                body = modelref_spec(model, repo, choice.version)
-            else:
-                assert choice.kept is not None
-                body = kept_spec(model, repo, choice.kept)
-        except ValueError as exc:
-            out.failures.append(ModelFailure(model.fqn, REASON_INVALID_MODEL, str(exc), name))
-            out.protected.add(name)
-            continue
+        render: Callable[[], JsonDict]
+        if choice.version is not None:
+            version = choice.version
+            problem = int64_problem(version)
+            if problem:
+                out.failures.append(ModelFailure(model.fqn, REASON_INVALID_MODEL, problem, name))
+                out.protected.add(name)
+                continue
+            digest = spec_digest(model, repo, version)
+            render = partial(modelref_spec, model, repo, version)
+            version_id: str | None = version.id
+            version_number = version.manifest.version
+        else:
+            assert choice.kept is not None
+            kept = choice.kept
+            version_id, version_number = version_of({"version": kept})
+            digest = kept_spec_digest(model, repo, kept.get("id"))
+            render = partial(kept_spec, model, repo, kept)
         reason = (
             REASON_DEPLOYABLE_VERSION_RESOLVED
             if choice.deployable
             else REASON_NO_DEPLOYABLE_VERSION
         )
+        # Most models share their labels and Ready condition (read-only values): build each
+        # distinct one once per plan.
+        label_key = (repo, framework_type)
+        labels = shared_labels.get(label_key)
+        if labels is None:
+            labels = shared_labels[label_key] = modelref_labels(
+                sync.name, repo, framework_type, template.labels
+            )
+        ready_key = (choice.deployable, reason, choice.message)
+        condition = shared_ready.get(ready_key)
+        if condition is None:
+            condition = shared_ready[ready_key] = ready(*ready_key)
         out.desired[name] = DesiredRef(
             name=name,
             model_id=model.id,
             model_fqn=model.fqn,
-            labels=modelref_labels(sync.name, repo, framework_type, template.labels),
-            annotations=modelref_annotations(model.fqn, template.annotations),
-            spec=body,
-            ready=ready(choice.deployable, reason, choice.message),
+            labels=labels,
+            annotations=modelref_annotations(model.fqn, template.annotations, digest),
+            ready=condition,
             owner=sync,
+            spec_digest=digest,
+            version_id=version_id,
+            version_number=version_number,
+            render=render,
+            keeps_version=choice.kept is not None,
         )
     return out

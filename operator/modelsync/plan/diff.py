@@ -9,6 +9,7 @@ from typing import Any
 
 from modelsync.api.conditions import Condition, ready, set_condition
 from modelsync.api.constants import (
+    ANNOTATION_SPEC_DIGEST,
     API_VERSION,
     KIND_MODELREF,
     REASON_OWNED_BY_ANOTHER_SYNC,
@@ -20,8 +21,10 @@ from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
 from modelsync.api.modelref import ModelRefStatus
 from modelsync.api.timestamps import format_time
 from modelsync.catalog.models import Model
+from modelsync.catalog.records import ModelRecord
 from modelsync.plan.compare import canonical, merge_diff, owned_map_patch, same_content
-from modelsync.plan.desired import select_desired
+from modelsync.plan.desired import Selection, select_desired
+from modelsync.plan.digest import digest_vouches
 from modelsync.plan.existing import (
     Ownership,
     model_fqn_of,
@@ -109,13 +112,26 @@ def _owner_patch(current: ExistingRef, owner: SyncRef) -> list[JsonDict] | None:
 def _update(desired: DesiredRef, current: ExistingRef, now: datetime) -> UpdateRef | None:
     """What to write so `current` matches `desired`; None when it already does."""
     spec_patch = None
-    if not same_content(current.spec, desired.spec):
-        spec_patch = merge_diff(canonical(current.spec), desired.spec)
+    if not digest_vouches(
+        desired.spec_digest,
+        current.annotations.get(ANNOTATION_SPEC_DIGEST),
+        current.generation,
+        current.status.get("observedGeneration"),
+    ):
+        if not current.spec_complete:
+            raise ValueError(f"the spec of ModelRef {current.name} is needed but was not read")
+        wanted_spec = desired.spec
+        if not same_content(current.spec, wanted_spec):
+            spec_patch = merge_diff(canonical(current.spec), wanted_spec)
     metadata: JsonDict = {}
     labels = owned_map_patch(current.labels, desired.labels, OWNED_LABEL_KEYS)
     if labels:
         metadata["labels"] = labels
-    annotations = owned_map_patch(current.annotations, desired.annotations, OWNED_ANNOTATION_KEYS)
+    wanted_annotations = desired.annotations
+    held_digest = current.annotations.get(ANNOTATION_SPEC_DIGEST)
+    if desired.keeps_version and spec_patch is None and held_digest is not None:
+        wanted_annotations = {**wanted_annotations, ANNOTATION_SPEC_DIGEST: held_digest}
+    annotations = owned_map_patch(current.annotations, wanted_annotations, OWNED_ANNOTATION_KEYS)
     if annotations:
         metadata["annotations"] = annotations
     owners = _owner_patch(current, desired.owner)
@@ -131,9 +147,8 @@ def _update(desired: DesiredRef, current: ExistingRef, now: datetime) -> UpdateR
 
     change = None
     old_id, old_number = version_of(current.spec)
-    new_id, new_number = version_of(desired.spec)
-    if spec_patch and old_id != new_id:
-        change = VersionChange(desired.model_fqn, old_number, new_number)
+    if spec_patch and old_id != desired.version_id:
+        change = VersionChange(desired.model_fqn, old_number, desired.version_number)
 
     generation = current.generation
     if generation is not None and spec_patch:
@@ -227,9 +242,9 @@ def _removals(
 
 
 def plan_sync(
-    models: Iterable[Model],
+    models: Iterable[ModelRecord | Model],
     spec: ModelCatalogSyncSpec,
-    existing: Iterable[Mapping[str, Any]],
+    existing: Iterable[Mapping[str, Any] | ExistingRef],
     *,
     sync: SyncRef,
     now: datetime,
@@ -238,6 +253,7 @@ def plan_sync(
     resolutions: Mapping[str, VersionResolution] | None = None,
     failed_lookups: Mapping[str, str] = _NO_FAILED_LOOKUPS,
     skipped_model_ids: Collection[str] = (),
+    preselected: Selection | None = None,
 ) -> SyncPlan:
     """Plan one sync (docs/design.md, A sync pass, steps 3-4).
 
@@ -250,10 +266,21 @@ def plan_sync(
     UNSUPPORTED}); `failed_lookups`: {model id: message} for lookups that failed (those
     models are reported as VersionLookupFailed and their ModelRefs left alone);
     `skipped_model_ids`: models the listing returned but could not parse (their ModelRefs
-    are left alone).
+    are left alone). `existing` may hold ExistingRefs whose spec was only partly read
+    (kube/modelref_states.py): their spec must be complete wherever the digest cannot vouch
+    for it (`Selection.expected_digests`, plan/digest.py `digest_vouches`).
+    `preselected`: `select_desired` of the same arguments with no existing ModelRefs, computed
+    earlier (to know which specs to read); reused unless a version choice depends on the
+    existing ModelRefs.
     """
-    current = {ref.name: ref for ref in map(parse_existing, existing)}
-    selection = select_desired(models, spec, sync, resolutions or {}, current, failed_lookups)
+    current = {
+        ref.name: ref
+        for ref in (r if isinstance(r, ExistingRef) else parse_existing(r) for r in existing)
+    }
+    if preselected is not None and not preselected.depends_on_existing:
+        selection = preselected
+    else:
+        selection = select_desired(models, spec, sync, resolutions or {}, current, failed_lookups)
     failures = list(selection.failures)
     desired: dict[str, DesiredRef] = {}
     creates: list[CreateRef] = []

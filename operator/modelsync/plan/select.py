@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from modelsync.api.modelcatalogsync import SelectSpec
 from modelsync.api.patterns import NamePattern, compile_name_pattern
-from modelsync.catalog.models import Model
+from modelsync.catalog.records import ModelRecord
 
 
-def ml_repo_name(model: Model) -> str:
+def ml_repo_name(model: ModelRecord) -> str:
     """The ML repo name: from the fqn `model:{tenant}/{repo}/{name}`, else from the latest
     version's manifest, else the ML repo id."""
     _, _, path = model.fqn.partition(":")
@@ -32,7 +32,7 @@ class Selector:
     tags: tuple[str, ...]
     ml_repos: frozenset[str]
 
-    def matches_model(self, model: Model) -> bool:
+    def matches_model(self, model: ModelRecord) -> bool:
         """The model-level fields: namePattern (a search on the name) and mlRepos."""
         if self.name_pattern is not None and not self.name_pattern.search(model.name):
             return False

@@ -10,54 +10,59 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel
+from msgspec import Struct
 from pydantic.alias_generators import to_camel
 
 from modelsync.api.wire import INT64_MAX, INT64_MIN
-from modelsync.catalog.models import (
-    ExternalBlobStorageSource,
-    LocalModelSource,
-    Model,
-    ModelVersion,
-    TrueFoundryManagedSource,
+from modelsync.catalog.records import (
+    ExternalSourceRecord,
+    LocalSourceRecord,
+    ModelRecord,
+    TrueFoundrySourceRecord,
+    UnknownFrameworkRecord,
+    UnknownSourceRecord,
+    VersionRecord,
 )
 from modelsync.plan.compare import canonical
 
 JsonDict = dict[str, Any]
 
 
-_FIELD_KEYS: dict[type[BaseModel], tuple[tuple[str, str], ...]] = {}
+_FIELD_KEYS: dict[type[Struct], tuple[tuple[str, str], ...]] = {}
 
 
-def _field_keys(cls: type[BaseModel]) -> tuple[tuple[str, str], ...]:
-    """(attribute, camelCase key) per field of a catalog model class, computed once."""
+def _field_keys(cls: type[Struct]) -> tuple[tuple[str, str], ...]:
+    """(attribute, camelCase key) per field of a catalog record class, computed once."""
     keys = _FIELD_KEYS.get(cls)
     if keys is None:
-        keys = _FIELD_KEYS[cls] = tuple((name, to_camel(name)) for name in cls.model_fields)
+        keys = _FIELD_KEYS[cls] = tuple((name, to_camel(name)) for name in cls.__struct_fields__)
     return keys
 
 
 def _json(value: Any) -> Any:
-    """A catalog value as canonical JSON: pydantic models with camelCase keys, free-form dicts
-    with their keys as given, null members left out."""
-    if isinstance(value, BaseModel):
-        out: JsonDict = {}
+    """A catalog value as canonical JSON: records with camelCase keys (a tagged record's
+    `type` first; an unknown framework's or source's other fields after the known ones, their
+    keys camelCased too), free-form dicts with their keys as given, null members left out."""
+    if isinstance(value, Struct):
+        if isinstance(value, UnknownFrameworkRecord | UnknownSourceRecord):
+            out: JsonDict = {"type": value.type}
+            for key, item in value.extra.items():
+                if item is not None:
+                    out.setdefault(to_camel(key), _json(item))
+            return out
+        out = {}
+        tag = value.__struct_config__.tag
+        if isinstance(tag, str):
+            out["type"] = tag
         for name, key in _field_keys(type(value)):
             item = getattr(value, name)
             if item is not None:
                 out[key] = _json(item)
-        if value.model_extra:
-            for key, item in value.model_extra.items():
-                if item is not None:
-                    out.setdefault(to_camel(key), _json(item))
         return out
     if isinstance(value, str | int | float | bool):
-        return value.value if isinstance(value, Enum) else value
-    if isinstance(value, Enum):
-        return value.value
+        return value
     if isinstance(value, list | tuple):
         return [_json(item) for item in value]
     if isinstance(value, Mapping):
@@ -90,17 +95,17 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat()[:-6] + "Z"  # drop the "+00:00" an aware UTC time ends with
 
 
-def _source(version: ModelVersion) -> JsonDict:
+def _source(version: VersionRecord) -> JsonDict:
     source = version.manifest.source
     uri: object = None
     file_or_folder: object = None
-    if isinstance(source, TrueFoundryManagedSource | ExternalBlobStorageSource):
+    if isinstance(source, TrueFoundrySourceRecord | ExternalSourceRecord):
         uri = source.uri
-    elif isinstance(source, LocalModelSource):
+    elif isinstance(source, LocalSourceRecord):
         file_or_folder = source.file_or_folder
-    elif source.model_extra:  # UnknownSource: take the usual fields if they are there
-        uri = source.model_extra.get("uri")
-        file_or_folder = source.model_extra.get("file_or_folder")
+    else:  # an unknown source: take the usual fields if they are there
+        uri = source.extra.get("uri")
+        file_or_folder = source.extra.get("file_or_folder")
     out: JsonDict = {"type": source.type}
     if isinstance(uri, str):
         out["uri"] = uri
@@ -118,12 +123,12 @@ def _metric(key: str, value: float | None, step: int, timestamp: int | None) -> 
     return out
 
 
-def version_spec(version: ModelVersion) -> JsonDict:
+def version_spec(version: VersionRecord) -> JsonDict:
     manifest = version.manifest
     subject = version.created_by_subject
     created_by: JsonDict = {}
     _put(created_by, "subjectId", subject.subject_id)
-    _put(created_by, "subjectType", str(subject.subject_type))
+    _put(created_by, "subjectType", subject.subject_type)
     _put(created_by, "subjectSlug", subject.subject_slug)
     _put(created_by, "subjectDisplayName", subject.subject_display_name)
     environment: JsonDict = {}
@@ -151,14 +156,14 @@ def version_spec(version: ModelVersion) -> JsonDict:
     return out
 
 
-def model_spec(model: Model, ml_repo: str) -> JsonDict:
+def model_spec(model: ModelRecord, ml_repo: str) -> JsonDict:
     out: JsonDict = {"id": model.id, "name": model.name, "fqn": model.fqn}
     _put(out, "mlRepoId", model.ml_repo_id)
     _put(out, "mlRepo", ml_repo)
     return out
 
 
-def modelref_spec(model: Model, ml_repo: str, version: ModelVersion) -> JsonDict:
+def modelref_spec(model: ModelRecord, ml_repo: str, version: VersionRecord) -> JsonDict:
     """The canonical (camelCase, null-free) spec for `model` pointing at `version`.
 
     Raises ValueError when a number does not fit the CRD's int64 fields.
@@ -166,6 +171,6 @@ def modelref_spec(model: Model, ml_repo: str, version: ModelVersion) -> JsonDict
     return {"model": model_spec(model, ml_repo), "version": version_spec(version)}
 
 
-def kept_spec(model: Model, ml_repo: str, kept_version: Mapping[str, Any]) -> JsonDict:
+def kept_spec(model: ModelRecord, ml_repo: str, kept_version: Mapping[str, Any]) -> JsonDict:
     """The spec for `model` keeping the `spec.version` its ModelRef already holds."""
     return {"model": model_spec(model, ml_repo), "version": canonical(kept_version)}

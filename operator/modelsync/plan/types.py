@@ -6,14 +6,14 @@ the planner shares them between its outputs instead of copying them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, Literal, TypeAlias
 
 from modelsync.api.conditions import Condition
 from modelsync.api.modelcatalogsync import ModelRefCounts
-from modelsync.catalog.models import ModelVersion
+from modelsync.catalog.records import VersionRecord
 
 JsonDict: TypeAlias = dict[str, Any]
 
@@ -33,7 +33,7 @@ MISSING: Final = CacheMiss.MISSING
 
 # What the shell learnt about the newest deployable version of one model:
 # the version, None (looked up: no version is deployable) or UNSUPPORTED.
-VersionResolution: TypeAlias = ModelVersion | Literal[LookupUnsupported.UNSUPPORTED] | None
+VersionResolution: TypeAlias = VersionRecord | Literal[LookupUnsupported.UNSUPPORTED] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,24 +71,38 @@ class ExistingRef:
     controller_uid: str | None
     spec: Mapping[str, Any]
     status: Mapping[str, Any]
+    # False: `spec` holds only what plan/existing.py SPEC_SUMMARY_FIELDS names (the LIST read
+    # the whole spec only where the digest could not vouch for it).
+    spec_complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class DesiredRef:
-    """What one ModelRef should look like; the shell keeps these for drift repair."""
+    """What one ModelRef should look like; the shell keeps these for drift repair.
+
+    The spec is rendered on demand (`spec`), from the catalog records `render` holds: a steady
+    sync compares `spec_digest` with the ModelRef's annotation and renders nothing.
+    """
 
     name: str
     model_id: str
     model_fqn: str
     labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-    spec: JsonDict  # canonical: camelCase, no None values
+    annotations: Mapping[str, str]  # includes the spec digest annotation
     ready: Condition  # without lastTransitionTime / observedGeneration
     owner: SyncRef
+    spec_digest: str
+    version_id: str | None
+    version_number: int | None
+    render: Callable[[], JsonDict] = field(compare=False, repr=False)
+    # The ModelRef keeps the version it holds: its spec is always read whole (the version
+    # choice depends on it), so its digest annotation is left as it is.
+    keeps_version: bool = False
 
     @property
-    def version_number(self) -> int | None:
-        return _version_number(self.spec)
+    def spec(self) -> JsonDict:
+        """The canonical spec (camelCase, no None values), rendered anew on each access."""
+        return self.render()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +218,3 @@ class SyncPlan:
             retained=self.retained_total,
             failed=len(self.failures),
         )
-
-
-def _version_number(spec: Mapping[str, Any]) -> int | None:
-    version = spec.get("version")
-    if isinstance(version, Mapping):
-        number = version.get("version")
-        if isinstance(number, int) and not isinstance(number, bool):
-            return number
-    return None

@@ -8,7 +8,8 @@ from typing import Any
 
 from modelsync.api.constants import VersionPolicy
 from modelsync.api.modelcatalogsync import SelectSpec
-from modelsync.catalog.models import Model, ModelVersion
+from modelsync.catalog.models import Model
+from modelsync.catalog.records import ModelRecord, VersionRecord, record_of
 from modelsync.plan.select import compile_select
 from modelsync.plan.types import MISSING, UNSUPPORTED, CacheMiss, VersionResolution
 
@@ -21,7 +22,7 @@ class VersionChoice:
     `spec.version` of the existing ModelRef, kept as is) is set.
     """
 
-    version: ModelVersion | None
+    version: VersionRecord | None
     kept: Mapping[str, Any] | None
     deployable: bool  # Ready=True DeployableVersionResolved vs Ready=False NoDeployableVersion
     message: str
@@ -31,7 +32,7 @@ class LookupPending(Exception):
     """LatestDeployable needs the model-versions lookup for a model the shell did not resolve."""
 
 
-def needs_lookup(model: Model, policy: VersionPolicy) -> bool:
+def needs_lookup(model: ModelRecord, policy: VersionPolicy) -> bool:
     latest = model.latest_version
     return (
         policy is VersionPolicy.LATEST_DEPLOYABLE and latest is not None and not latest.deployable
@@ -39,20 +40,22 @@ def needs_lookup(model: Model, policy: VersionPolicy) -> bool:
 
 
 def models_needing_lookup(
-    models: Iterable[Model],
+    models: Iterable[ModelRecord | Model],
     policy: VersionPolicy,
     *,
     select: SelectSpec | None = None,
     cache: VersionLookupCache | None = None,
-) -> list[Model]:
+) -> list[ModelRecord]:
     """Models whose newest deployable version the shell must look up (model-versions endpoint).
 
     With `select`, models its model-level fields (namePattern, mlRepos) reject are skipped;
     with `cache`, models the cache already answers are skipped. Order follows `models`.
+    pydantic Models are taken as their records.
     """
     selector = compile_select(select) if select is not None else None
     result = []
-    for model in models:
+    for given in models:
+        model = given if isinstance(given, ModelRecord) else record_of(given)
         if not needs_lookup(model, policy):
             continue
         if selector is not None and not selector.matches_model(model):
@@ -84,7 +87,7 @@ class VersionLookupCache:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def get(self, model: Model) -> VersionResolution | CacheMiss:
+    def get(self, model: ModelRecord) -> VersionResolution | CacheMiss:
         latest = model.latest_version
         if latest is None:
             return MISSING
@@ -94,7 +97,7 @@ class VersionLookupCache:
         return entry[1]
 
     def with_results(
-        self, models: Iterable[Model], results: Mapping[str, VersionResolution]
+        self, models: Iterable[ModelRecord], results: Mapping[str, VersionResolution]
     ) -> VersionLookupCache:
         """A cache that also holds `results` ({model id: resolution}) for these models."""
         entries = dict(self._entries)
@@ -104,7 +107,7 @@ class VersionLookupCache:
                 entries[latest.id] = (model.id, results[model.id])
         return VersionLookupCache(entries)
 
-    def pruned(self, models: Iterable[Model]) -> VersionLookupCache:
+    def pruned(self, models: Iterable[ModelRecord]) -> VersionLookupCache:
         """Only the entries still reachable from `models` (the last complete listing)."""
         keep: dict[str, tuple[str, VersionResolution]] = {}
         for model in models:
@@ -116,7 +119,7 @@ class VersionLookupCache:
                 keep[latest.id] = entry
         return VersionLookupCache(keep)
 
-    def resolutions(self, models: Iterable[Model]) -> dict[str, VersionResolution]:
+    def resolutions(self, models: Iterable[ModelRecord]) -> dict[str, VersionResolution]:
         """{model id: resolution} for the models the cache answers."""
         found: dict[str, VersionResolution] = {}
         for model in models:
@@ -126,7 +129,7 @@ class VersionLookupCache:
         return found
 
 
-def _label(version: ModelVersion) -> str:
+def _label(version: VersionRecord) -> str:
     number = version.manifest.version
     text = f"version {number}" if number is not None else f"version {version.id}"
     alias = version.version_alias or version.manifest.version_alias
@@ -140,7 +143,7 @@ def _kept_label(kept: Mapping[str, Any]) -> str:
     return f"{text} ({alias})" if alias else text
 
 
-def _holds_deployable(model: Model, existing_spec: Mapping[str, Any] | None) -> bool:
+def _holds_deployable(model: ModelRecord, existing_spec: Mapping[str, Any] | None) -> bool:
     if existing_spec is None:
         return False
     kept_model = existing_spec.get("model")
@@ -155,7 +158,7 @@ def _holds_deployable(model: Model, existing_spec: Mapping[str, Any] | None) -> 
 
 
 def choose_version(
-    model: Model,
+    model: ModelRecord,
     policy: VersionPolicy,
     resolution: VersionResolution | CacheMiss,
     existing_spec: Mapping[str, Any] | None = None,
@@ -196,7 +199,7 @@ def choose_version(
             "older versions",
         )
     if (
-        isinstance(resolution, ModelVersion)
+        isinstance(resolution, VersionRecord)
         and resolution.deployable
         and resolution.model_id == model.id
     ):

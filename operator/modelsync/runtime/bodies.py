@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelsync.api.constants import ANNOTATION_RECONCILE_REQUESTED_AT
+from modelsync.api.constants import (
+    ANNOTATION_RECONCILE_MODELS,
+    ANNOTATION_RECONCILE_REQUESTED_AT,
+)
+from modelsync.api.model_names import split_reconcile_models
 
-__all__ = ["metadata_of", "spec_of", "status_of", "trigger_value"]
+__all__ = ["metadata_of", "reconcile_models", "spec_of", "status_of", "trigger_value"]
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -29,7 +33,17 @@ def status_of(body: Mapping[str, Any]) -> dict[str, Any]:
     return dict(_mapping(body.get("status")))
 
 
+def _annotation(body: Mapping[str, Any], key: str) -> str | None:
+    value = _mapping(metadata_of(body).get("annotations")).get(key)
+    return value if isinstance(value, str) else None
+
+
 def trigger_value(body: Mapping[str, Any]) -> str | None:
     """The manual-trigger annotation's value, if set."""
-    value = _mapping(metadata_of(body).get("annotations")).get(ANNOTATION_RECONCILE_REQUESTED_AT)
-    return value if isinstance(value, str) else None
+    return _annotation(body, ANNOTATION_RECONCILE_REQUESTED_AT)
+
+
+def reconcile_models(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The models the trigger names (`modelsync reconcile --model`); empty: a full sync."""
+    value = _annotation(body, ANNOTATION_RECONCILE_MODELS)
+    return split_reconcile_models(value) if value is not None else ()

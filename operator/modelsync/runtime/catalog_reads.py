@@ -19,7 +19,7 @@ from modelsync.catalog import (
     RetryPolicy,
     VersionsEndpointUnsupported,
 )
-from modelsync.catalog.models import Model
+from modelsync.catalog.records import ModelRecord
 from modelsync.plan import UNSUPPORTED, VersionResolution
 
 __all__ = [
@@ -124,7 +124,7 @@ class VersionLookups:
     """Answers by model id; `failed` holds the models whose look-up failed (no answer)."""
 
     results: dict[str, VersionResolution] = field(default_factory=dict)
-    failed: dict[str, tuple[Model, CatalogError]] = field(default_factory=dict)
+    failed: dict[str, tuple[ModelRecord, CatalogError]] = field(default_factory=dict)
 
     def failure_messages(self) -> dict[str, str]:
         """{model id: why its look-up failed}, as the planner's `failed_lookups`."""
@@ -135,7 +135,10 @@ class VersionLookups:
 
 
 async def look_up_deployable_versions(
-    client: CatalogClient, pending: Sequence[Model], *, concurrency: int = LOOKUP_CONCURRENCY
+    client: CatalogClient,
+    pending: Sequence[ModelRecord],
+    *,
+    concurrency: int = LOOKUP_CONCURRENCY,
 ) -> VersionLookups:
     """Ask the model-versions endpoint for each pending model's newest deployable version.
 
@@ -146,7 +149,7 @@ async def look_up_deployable_versions(
     unsupported = False
     gate = asyncio.Semaphore(concurrency)
 
-    async def look_up(model: Model) -> None:
+    async def look_up(model: ModelRecord) -> None:
         nonlocal unsupported
         async with gate:
             if unsupported:

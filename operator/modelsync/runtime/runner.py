@@ -40,11 +40,11 @@ from modelsync.catalog import (
     ModelListing,
     restricted_destinations_guard,
 )
-from modelsync.catalog.models import Model
+from modelsync.catalog.records import ModelRecord
 from modelsync.kube.apply import ApplyResult
 from modelsync.kube.client import KubeApi
 from modelsync.kube.errors import KubeApiError
-from modelsync.kube.modelrefs import list_modelrefs
+from modelsync.kube.modelref_states import list_modelref_states
 from modelsync.kube.secrets import SecretKeyMissing, SecretNotFound, SecretNotOptedIn
 from modelsync.plan import (
     DesiredRef,
@@ -54,6 +54,7 @@ from modelsync.plan import (
     SyncResult,
     VersionLookupCache,
     VersionResolution,
+    digest_vouches,
     models_needing_lookup,
 )
 from modelsync.runtime.bodies import metadata_of, spec_of
@@ -67,6 +68,7 @@ from modelsync.runtime.config import OperatorConfig
 from modelsync.runtime.drift import DriftRepairer
 from modelsync.runtime.gates import SyncGates
 from modelsync.runtime.modelref_writes import ModelRefWriter, merged, write_count
+from modelsync.runtime.named_refresh import NamedRefresher, RefreshReport
 from modelsync.runtime.observers import NullObserver, SyncObserver, SyncReport
 from modelsync.runtime.outcomes import (
     TRANSIENT_FAILURES,
@@ -75,7 +77,7 @@ from modelsync.runtime.outcomes import (
     internal_error_message,
 )
 from modelsync.runtime.ownership import OwnershipResolver
-from modelsync.runtime.planning import plan_off_the_loop
+from modelsync.runtime.planning import plan_off_the_loop, select_off_the_loop
 from modelsync.runtime.status_writer import StatusWriter
 from modelsync.runtime.timing import failure_delay, success_delay
 from modelsync.runtime.worker import DriftEvent, Outcome
@@ -134,6 +136,18 @@ class SyncRunner:
             ctx.api, namespace, ctx.config, ctx.observer, ctx.connect_guard
         )
         self._lookups = VersionLookupCache()
+        self._named = NamedRefresher(
+            namespace,
+            name,
+            api=ctx.api,
+            config=ctx.config,
+            gates=ctx.gates,
+            catalog=self._catalog,
+            writer=self._writer,
+            ownership=self._ownership,
+            status=self._status,
+            clock=ctx.clock,
+        )
 
     # --- the sync pass -------------------------------------------------------------------
 
@@ -296,7 +310,23 @@ class SyncRunner:
         planning = asyncio.timeout_at(deadline)
         try:
             async with planning:
-                existing = await list_modelrefs(self._api, self.namespace, self.name)
+                # Which specs the ModelRef LIST must read whole: those whose digest cannot
+                # vouch for them (changed, or edited since); a steady sync reads none.
+                selection = await select_off_the_loop(
+                    listing.models, spec, sync_ref, resolutions, failed_lookups
+                )
+                expected = selection.expected_digests()
+
+                def spec_needed(
+                    name: str, found: object, generation: object, observed: object
+                ) -> bool:
+                    return name in expected and not digest_vouches(
+                        expected[name], found, generation, observed
+                    )
+
+                existing = await list_modelref_states(
+                    self._api, self.namespace, self.name, spec_needed
+                )
                 plan = await plan_off_the_loop(
                     listing.models,
                     spec,
@@ -308,6 +338,7 @@ class SyncRunner:
                     listing_problem=listing.inconsistency,
                     failed_lookups=failed_lookups,
                     skipped_model_ids=[s.id for s in listing.skipped if s.id is not None],
+                    preselected=selection,
                 )
                 plan, known_foreign = await self._ownership.skip_known_foreign(plan)
         except KubeApiError as exc:
@@ -428,7 +459,7 @@ class SyncRunner:
         return max(interval.total_seconds(), 1.0)
 
     async def _resolve_versions(
-        self, catalog: CatalogClient, spec: ModelCatalogSyncSpec, models: Sequence[Model]
+        self, catalog: CatalogClient, spec: ModelCatalogSyncSpec, models: Sequence[ModelRecord]
     ) -> tuple[dict[str, VersionResolution], dict[str, str]]:
         """Look up the newest deployable version of models whose latest is not deployable.
 
@@ -509,6 +540,16 @@ class SyncRunner:
         reported = PassKind.FAILURE if kind is PassKind.SUCCESS and not written.ready else kind
         report = self._report(reported, written.ready_reason, writes=written.writes)
         return Outcome(kind, delay, dict(secrets or {})), report
+
+    # --- named-model refresh (runtime/named_refresh.py) ----------------------------------
+
+    async def refresh_models(self, body: Mapping[str, Any], models: Sequence[str]) -> RefreshReport:
+        """Refresh only the named models' ModelRefs (`modelsync reconcile --model`) and echo
+        the trigger; never deletes, never writes the sync's conditions, never raises."""
+        done = await self._named.refresh(body, models, desired=self.desired, lookups=self._lookups)
+        self._lookups = done.lookups
+        self.desired = done.desired_after(self.desired)
+        return done.report
 
     # --- drift repair (runtime/drift.py) -------------------------------------------------
 

@@ -117,6 +117,24 @@ class StatusWriter:
             writes += await self._post_failure_event(body, new)
         return StatusWrite(new, writes)
 
+    async def echo_trigger(self, body: Mapping[str, Any]) -> int:
+        """Record the trigger a named-model refresh handled: one merge patch of
+        status.lastHandledReconcileAt alone (conditions and counters stay as the last full
+        sync wrote them); none when it is already there. Writes sent (0 or 1); a failed
+        write is logged, not raised (the next full sync echoes the trigger anyway)."""
+        value = trigger_value(body)
+        held = self._held if self._held is not None else status_of(body)
+        if value is None or held.get("lastHandledReconcileAt") == value:
+            return 0
+        new = {**held, "lastHandledReconcileAt": value}
+        try:
+            await patch_sync_status(self._api, self._namespace, self._name, held, new)
+        except KubeApiError as exc:
+            logger.warning("%s", exc)
+            return 0
+        self._held = new
+        return 1
+
     def _write_due(
         self,
         held: Mapping[str, Any],

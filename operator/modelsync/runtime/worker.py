@@ -6,6 +6,11 @@ delay), or a referenced Secret changed (polled, since Secrets are get-only for t
 Status writes by the operator itself change neither generation nor the annotation, so they
 never cause a sync.
 
+A new trigger value that names models (`modelsync reconcile --model`, the annotation
+`modelsync.dev/reconcile-models`) refreshes only those models (Runner.refresh_models) and
+leaves the timed full sync where it was; a full sync wanted at the same time (a new
+generation, a trigger without models) covers it.
+
 The loop holds no operator-wide slot: the runner takes its catalog's slot while it reads the
 catalog and a global one while it plans and writes (runtime.gates), so a sync stuck on a slow
 catalog delays no sync of another catalog.
@@ -16,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from modelsync.runtime.bodies import metadata_of, trigger_value
+from modelsync.runtime.bodies import metadata_of, reconcile_models, trigger_value
 from modelsync.runtime.outcomes import PassKind
 
 __all__ = ["DriftEvent", "Outcome", "Runner", "SecretProbe", "SyncWorker", "WorkerKey"]
@@ -64,6 +69,10 @@ class Runner(Protocol):
         """Restore the ModelRefs named in `events` (latest event per name)."""
         ...
 
+    async def refresh_models(self, body: Mapping[str, Any], models: Sequence[str]) -> object:
+        """Refresh only the named models' ModelRefs and echo the trigger. Must not raise."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -104,16 +113,26 @@ class SyncWorker:
         self._wanted = True  # first sight: sync at once
         self._synced_generation: object = None
         self._handled_trigger = _handled_trigger(body)
+        # A named-model refresh asked for and not run yet: the trigger value and the models
+        # of every such request seen since the last run.
+        self._named_trigger: str | None = None
+        self._named_models: set[str] = set()
         self._due: float | None = None
         self._failures = 0
         self._secret_versions: Mapping[str, str | None] = {}
         self._next_secret_check: float | None = None
         self._task: asyncio.Task[None] | None = None
         self.syncs = 0  # completed passes, for tests and logs
+        self.refreshes = 0  # completed named-model refreshes
 
     @property
     def body(self) -> Mapping[str, Any]:
         return self._body
+
+    @property
+    def due(self) -> float | None:
+        """Loop time of the next timed sync (None: no timer)."""
+        return self._due
 
     def start(self) -> None:
         namespace, name = self.key
@@ -141,7 +160,13 @@ class SyncWorker:
             self._request()
         value = trigger_value(body)
         if value is not None and value != self._handled_trigger:
-            self._request()
+            models = reconcile_models(body)
+            if models:
+                self._named_trigger = value
+                self._named_models.update(models)
+                self._wake.set()
+            else:
+                self._request()
 
     def _request(self) -> None:
         self._wanted = True
@@ -150,11 +175,17 @@ class SyncWorker:
     async def _run(self) -> None:
         namespace, name = self.key
         while True:
-            await self._wait()
+            if not await self._wait():
+                await self._refresh_named()
+                continue
             body = self._body
             self._wanted = False
             self._synced_generation = metadata_of(body).get("generation")
             self._handled_trigger = trigger_value(body) or self._handled_trigger
+            # A full sync refreshes every model and echoes the current trigger value, so it
+            # answers the named refreshes asked for so far too.
+            self._named_trigger = None
+            self._named_models = set()
             async with self.lock:
                 self._drift.clear()  # a full sync restores everything anyway
                 try:
@@ -166,6 +197,22 @@ class SyncWorker:
                     outcome = Outcome(PassKind.FAILURE, _CRASH_RETRY)
             self.syncs += 1
             self._schedule(outcome)
+
+    async def _refresh_named(self) -> None:
+        """Refresh the named models; the timed sync and the failure count stay as they were."""
+        body = self._body
+        models = sorted(self._named_models)
+        self._handled_trigger = self._named_trigger
+        self._named_trigger = None
+        self._named_models = set()
+        async with self.lock:
+            try:
+                await self._runner.refresh_models(body, models)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the runner reports its own failures; a last resort
+                logger.exception("named refresh of %s/%s crashed", *self.key)
+        self.refreshes += 1
 
     def _schedule(self, outcome: Outcome) -> None:
         now = asyncio.get_running_loop().time()
@@ -186,27 +233,32 @@ class SyncWorker:
             except Exception:
                 logger.exception("drift repair for %s/%s crashed", *self.key)
 
-    async def _wait(self) -> None:
+    async def _wait(self) -> bool:
+        """Wait for work: True for a full sync, False for a named-model refresh (which goes
+        first when a timed sync is due as well: it is quick, and the timed sync follows)."""
         loop = asyncio.get_running_loop()
         while not self._wanted:
             if self._drift:
                 await self._repair_drift()
                 continue
+            if self._named_trigger is not None:
+                return False
             now = loop.time()
             if self._due is not None and now >= self._due:
-                return
+                return True
             if self._next_secret_check is not None and now >= self._next_secret_check:
                 if await self._secrets_changed():
-                    return
+                    return True
                 self._next_secret_check = loop.time() + self._secret_check_interval
                 continue
             deadlines = [d for d in (self._due, self._next_secret_check) if d is not None]
             timeout = max(min(deadlines) - now, 0.0) if deadlines else None
             self._wake.clear()
-            if self._wanted or self._drift:
+            if self._wanted or self._drift or self._named_trigger is not None:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+        return True
 
     async def _secrets_changed(self) -> bool:
         namespace, _ = self.key

@@ -10,6 +10,7 @@ message these functions return (time.ParseError.Error()).
 from __future__ import annotations
 
 import calendar
+import functools
 
 RFC3339 = "2006-01-02T15:04:05Z07:00"
 RFC3339_MICRO = "2006-01-02T15:04:05.000000Z07:00"
@@ -141,6 +142,8 @@ def _parse(layout: str, value: str) -> None:
         raise _Bad(message=": day out of range")
 
 
+# Objects carry the same few timestamps again and again (creationTimestamp on every write).
+@functools.lru_cache(maxsize=1024)
 def parse_error(layout: str, value: str) -> str | None:
     """Why Go's time.Parse(layout, value) fails, worded as Go words it; None if it parses."""
     try:

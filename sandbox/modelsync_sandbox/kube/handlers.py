@@ -35,6 +35,7 @@ from modelsync_sandbox.kube.watch import (
     WatchRequest,
     drop_connection,
     parse_timeout,
+    remember_encoded,
     serve_expired_watch,
     serve_watch,
 )
@@ -56,13 +57,15 @@ def json_response(
     *,
     content_type: str = "application/json",
     warnings: Sequence[str] = (),
+    body: bytes | None = None,
 ) -> web.Response:
+    """`body`: dumps(obj), if the caller has it already."""
     headers: CIMultiDict[str] = CIMultiDict()
     headers["Content-Type"] = content_type
     for warning in warnings:
         escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
         headers.add("Warning", f'299 - "{escaped}"')
-    return web.Response(body=dumps(obj), status=status, headers=headers)
+    return web.Response(body=dumps(obj) if body is None else body, status=status, headers=headers)
 
 
 def field_manager(request: web.Request) -> str:
@@ -412,7 +415,10 @@ class ResourceHandlers:
 
     def _written(self, rt: ResourceType, result: WriteResult, created_code: int) -> web.Response:
         code = created_code if result.created else 200
-        return json_response(kinds.to_wire(rt, result.obj), code, warnings=result.warnings)
+        wire = kinds.to_wire(rt, result.obj)
+        body = dumps(wire)
+        remember_encoded(wire, body)
+        return json_response(wire, code, warnings=result.warnings, body=body)
 
     def _deleted(
         self, rt: ResourceType, result: WriteResult, options: DeleteOptions

@@ -18,7 +18,7 @@ different value (unless forced).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,11 @@ FIELDS_V1 = "FieldsV1"
 SCALAR, STRUCT, MAP, ATOMIC = "scalar", "struct", "map", "atomic"
 LIST_ATOMIC, LIST_SET, LIST_MAP = "list-atomic", "list-set", "list-map"
 DEDUCED = "deduced"
+
+# isinstance() arguments, made once (an `X | Y` in the call makes a new union every time).
+_CONTAINERS = (dict, list)
+_MAP_OR_NONE = (dict, type(None))
+_LIST_OR_NONE = (list, type(None))
 
 
 @dataclass(frozen=True)
@@ -238,7 +243,15 @@ def _from_openapi(schema: Mapping[str, Any]) -> Node:
 # -- path elements ---------------------------------------------------------------------------
 
 
+# How json.dumps(ensure_ascii=False) writes a string.
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
 def _compact(value: Any) -> str:
+    if type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
+        # The usual list-map key ({"type":"Ready"}), written as json.dumps would.
+        members = (f"{_json_string(k)}:{_json_string(v)}" for k, v in sorted(value.items()))
+        return "{" + ",".join(members) + "}"
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
@@ -298,15 +311,15 @@ def to_field_set(value: Any, node: Node, prefix: Path = ()) -> set[Path]:
     return out
 
 
-def _all_paths(value: Any, node: Node, prefix: Path) -> set[Path]:
-    """Every path under a value that a write added: each map field, list item and leaf."""
-    out: set[Path] = set()
+def _all_paths(value: Any, node: Node, prefix: Path, out: set[Path]) -> None:
+    """Every path under a value that a write added, into `out`: each map field, list item
+    and leaf."""
     kind = _effective(node, value)
     if kind in (STRUCT, MAP) and isinstance(value, dict):
         for key, item in value.items():
             path = (*prefix, f"f:{key}")
             out.add(path)
-            out |= _all_paths(item, node.child(key), path)
+            _all_paths(item, node.child(key), path, out)
     elif kind in (LIST_SET, LIST_MAP) and isinstance(value, list):
         for item in value:
             element = _item_element(node, item)
@@ -315,8 +328,7 @@ def _all_paths(value: Any, node: Node, prefix: Path) -> set[Path]:
             path = (*prefix, element)
             out.add(path)
             if kind == LIST_MAP:
-                out |= _all_paths(item, node.elem or _DEDUCED, path)
-    return out
+                _all_paths(item, node.elem or _DEDUCED, path, out)
 
 
 @dataclass
@@ -329,30 +341,55 @@ class Comparison:
 _MISSING = object()
 
 
-def compare(lhs: Any, rhs: Any, node: Node) -> Comparison:
+def compare(
+    lhs: Any, rhs: Any, node: Node, skip: frozenset[Path] | tuple[Path, ...] = ()
+) -> Comparison:
     """typed.Compare: what changed from `lhs` to `rhs`, path by path. A map or list item
     only in `rhs` is added with everything under it; a changed leaf (or atomic value) is
-    modified."""
+    modified. Nothing at or under a `skip` path is looked at (nor reported)."""
     result = Comparison()
-    _compare(lhs, rhs, node, (), result)
+    _compare(lhs, rhs, node, (), result, skip)
     return result
 
 
+# Values json_equal finds equal to themselves (a float may be NaN).
+_PLAIN_TYPES = frozenset((str, int, bool, type(None)))
+
+
+def _plain(value: Any) -> bool:
+    """A scalar, or a map or list of scalars, with no float in it."""
+    kind = type(value)
+    if kind is dict:
+        return all(type(v) in _PLAIN_TYPES for v in value.values())
+    if kind is list:
+        return all(type(v) in _PLAIN_TYPES for v in value)
+    return kind in _PLAIN_TYPES
+
+
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, dict | list) and not value)
+    return value is None or (isinstance(value, _CONTAINERS) and not value)
 
 
-def _compare(lhs: Any, rhs: Any, node: Node, path: Path, out: Comparison) -> None:
+def _compare(
+    lhs: Any,
+    rhs: Any,
+    node: Node,
+    path: Path,
+    out: Comparison,
+    skip: frozenset[Path] | tuple[Path, ...],
+) -> None:
     """Two present values at `path`: leaves (and atomic values, and two empty ones) are
     equal or modified; maps and keyed lists are compared item by item."""
+    if lhs is rhs and _plain(lhs):
+        return  # one value (shared by two versions of an object) is equal to itself
     kind = _effective(node, rhs if rhs is not None else lhs)
     granular_map = (
-        kind in (STRUCT, MAP) and isinstance(lhs, dict | None) and isinstance(rhs, dict | None)
+        kind in (STRUCT, MAP) and isinstance(lhs, _MAP_OR_NONE) and isinstance(rhs, _MAP_OR_NONE)
     )
     granular_list = (
         kind in (LIST_SET, LIST_MAP)
-        and isinstance(lhs, list | None)
-        and isinstance(rhs, list | None)
+        and isinstance(lhs, _LIST_OR_NONE)
+        and isinstance(rhs, _LIST_OR_NONE)
     )
     if not (granular_map or granular_list) or (_empty(lhs) and _empty(rhs)):
         if path and not json_equal(lhs, rhs):
@@ -363,13 +400,18 @@ def _compare(lhs: Any, rhs: Any, node: Node, path: Path, out: Comparison) -> Non
         right = rhs if isinstance(rhs, dict) else {}
         for key in list(left) + [k for k in right if k not in left]:
             child = (*path, f"f:{key}")
-            _item(left.get(key, _MISSING), right.get(key, _MISSING), node.child(key), child, out)
+            if child in skip:
+                continue
+            a, b = left.get(key, _MISSING), right.get(key, _MISSING)
+            _item(a, b, node.child(key), child, out, skip)
         return
     left_items = _index_items(node, lhs)
     right_items = _index_items(node, rhs)
     elem = node.elem or _DEDUCED
     for element in list(left_items) + [e for e in right_items if e not in left_items]:
         child = (*path, element)
+        if child in skip:
+            continue
         a, b = left_items.get(element, _MISSING), right_items.get(element, _MISSING)
         if kind == LIST_SET:
             if a is _MISSING:
@@ -377,19 +419,26 @@ def _compare(lhs: Any, rhs: Any, node: Node, path: Path, out: Comparison) -> Non
             elif b is _MISSING:
                 out.removed.add(child)
         else:
-            _item(a, b, elem, child, out)
+            _item(a, b, elem, child, out, skip)
 
 
-def _item(a: Any, b: Any, node: Node, path: Path, out: Comparison) -> None:
+def _item(
+    a: Any,
+    b: Any,
+    node: Node,
+    path: Path,
+    out: Comparison,
+    skip: frozenset[Path] | tuple[Path, ...],
+) -> None:
     """A map field or keyed-list item: added or removed whole, or compared inside."""
     if a is _MISSING and b is not _MISSING:
         out.added.add(path)
-        out.added |= _all_paths(b, node, path)
+        _all_paths(b, node, path, out.added)
     elif b is _MISSING and a is not _MISSING:
         out.removed.add(path)
-        out.removed |= _all_paths(a, node, path)
+        _all_paths(a, node, path, out.removed)
     else:
-        _compare(a, b, node, path, out)
+        _compare(a, b, node, path, out, skip)
 
 
 def _index_items(node: Node, value: Any) -> dict[str, Any]:
@@ -529,6 +578,34 @@ def encode(paths: Iterable[Path]) -> JsonObject:
     return _sorted_tree(root)
 
 
+# Field sets -> their FieldsV1, as recently rendered: objects of one kind written the same
+# way have the same sets. The FieldsV1 go into stored objects, which are never changed.
+# Read back by identity too: those FieldsV1 objects decode to the sets they were made of.
+_RENDERED: dict[frozenset[Path], JsonObject] = {}
+_RENDERED_BY_ID: dict[int, tuple[JsonObject, frozenset[Path]]] = {}
+_RENDERED_SIZE = 512
+
+
+def _rendered(paths: set[Path]) -> JsonObject:
+    key = frozenset(paths)
+    found = _RENDERED.get(key)
+    if found is None:
+        found = encode(key)
+        if len(_RENDERED) >= _RENDERED_SIZE:
+            _RENDERED.clear()
+            _RENDERED_BY_ID.clear()
+        _RENDERED[key] = found
+        _RENDERED_BY_ID[id(found)] = (found, key)
+    return found
+
+
+def _decoded(fields: Any) -> set[Path]:
+    known = _RENDERED_BY_ID.get(id(fields))
+    if known is not None and known[0] is fields:
+        return set(known[1])
+    return decode(fields)
+
+
 def _sorted_tree(tree: JsonObject) -> JsonObject:
     return {k: _sorted_tree(tree[k]) for k in sorted(tree)}
 
@@ -577,7 +654,7 @@ class Entry:
         if self.time is not None:
             out["time"] = self.time
         out["fieldsType"] = FIELDS_V1
-        out["fieldsV1"] = encode(self.fields)
+        out["fieldsV1"] = _rendered(self.fields)
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -599,7 +676,7 @@ def parse_entries(value: Any) -> list[Entry] | None:
                 api_version=str(item.get("apiVersion") or ""),
                 subresource=str(item.get("subresource") or ""),
                 time=item.get("time") if isinstance(item.get("time"), str) else None,
-                fields=decode(item.get("fieldsV1")),
+                fields=_decoded(item.get("fieldsV1")),
             )
         )
     return out
@@ -634,14 +711,21 @@ _STRIPPED: frozenset[Path] = frozenset(
 
 
 def _strip(paths: set[Path], ignored: tuple[Path, ...]) -> set[Path]:
-    managed_fields = ("f:metadata", "f:managedFields")
-    return {
-        p
-        for p in paths
-        if p not in _STRIPPED
-        and p[:2] != managed_fields
-        and not any(p[: len(prefix)] == prefix for prefix in ignored)
-    }
+    """`paths` without those no manager owns and those at or under an `ignored` prefix."""
+    firsts = {prefix[0] for prefix in ignored if len(prefix) == 1}
+    longer = [prefix for prefix in ignored if len(prefix) != 1]
+    kept: set[Path] = set()
+    for p in paths:
+        if p in _STRIPPED:
+            continue
+        if len(p) > 1 and p[1] == "f:managedFields" and p[0] == "f:metadata":
+            continue
+        if firsts and p and p[0] in firsts:
+            continue
+        if longer and any(p[: len(prefix)] == prefix for prefix in longer):
+            continue
+        kept.add(p)
+    return kept
 
 
 def _body(obj: Any) -> Any:
@@ -735,15 +819,15 @@ class FieldManager:
     ) -> list[Entry]:
         """A non-apply write by `manager`: it owns what it added or changed, others lose
         what it changed or removed (merge.Updater.Update behind managedFieldsUpdater)."""
-        diff = compare(self._view(live), self._view(new), self.schema)
-        added = _strip(diff.added, self.ignored)
-        modified = _strip(diff.modified, self.ignored)
+        # What it may not change is not compared (it would be stripped right away).
+        diff = compare(self._view(live), self._view(new), self.schema, self.ignored)
+        changed = _strip(diff.modified | diff.added, self.ignored)
         removed = _strip(diff.removed, self.ignored)
         entries = [_copy(e) for e in entries]
         for entry in entries:
-            entry.fields -= modified | added
+            entry.fields -= changed
             entry.fields -= removed
-        mine = (modified | added) - removed
+        mine = changed - removed
         me = Entry(manager, UPDATE, self.api_version, self.subresource, now, set())
         previous = next((e for e in entries if e.identity == me.identity), None)
         if mine:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
-import uuid
+import time
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ JsonObject = dict[str, Any]
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _SUFFIX_LENGTH = 5
 _MAX_NAME_LENGTH = 63
+_NUMBERS = (int, float)  # for isinstance()
 # ObjectMeta's JSON fields; unknown keys in metadata are dropped, as the Go decoder does.
 OBJECT_META_FIELDS = frozenset(
     {
@@ -47,9 +49,12 @@ def clone(value: Any) -> Any:
 
 def json_equal(a: Any, b: Any) -> bool:
     """Equality of decoded JSON values: numbers by value, booleans never equal to numbers."""
+    kind = type(a)
+    if kind is type(b) and (kind is str or kind is int):
+        return bool(a == b)
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
+    if isinstance(a, _NUMBERS) and isinstance(b, _NUMBERS):
         return a == b
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
@@ -62,12 +67,27 @@ def clone_object(obj: JsonObject) -> JsonObject:
     return cast(JsonObject, clone(obj))
 
 
+_now_cache: tuple[int, str] = (-1, "")
+
+
 def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The time now, to the second (formatted once a second)."""
+    global _now_cache
+    second = int(time.time())
+    cached = _now_cache
+    if cached[0] != second:
+        cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        _now_cache = cached
+    return cached[1]
 
 
 def new_uid() -> str:
-    return str(uuid.uuid4())
+    """str(uuid.uuid4()), without the UUID object."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def generate_name(prefix: str) -> str:

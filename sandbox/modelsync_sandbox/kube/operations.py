@@ -10,6 +10,7 @@ the API conventions doc (metadata, spec and status).
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,7 @@ from modelsync_sandbox.kube.patches import (
     strategic_merge_patch,
 )
 from modelsync_sandbox.kube.resources import CRDS, EVENTS_V1, NAMESPACES, Registry, ResourceType
-from modelsync_sandbox.kube.schema import apply_structural_schema, prune, validate_value
+from modelsync_sandbox.kube.schema import CompiledSchema, compile_schema
 from modelsync_sandbox.kube.store import ADDED, DELETED, MODIFIED, Store
 from modelsync_sandbox.kube.validation import (
     Cause,
@@ -87,10 +88,57 @@ class DeleteOptions:
 FIELD_VALIDATION = ("", "Strict", "Warn", "Ignore")
 
 
+class _CustomSchema:
+    """What writes derive from a CRD version's schema, each part made when first needed."""
+
+    def __init__(self, schema: JsonObject) -> None:
+        self.schema = schema  # held, so that its id stays its own while cached
+        self._body: JsonObject | None = None
+        self._compiled: CompiledSchema | None = None
+        self._managed: managed.Node | None = None
+
+    @property
+    def body(self) -> JsonObject:
+        if self._body is None:
+            self._body = _body_schema(self.schema)
+        return self._body
+
+    @property
+    def compiled(self) -> CompiledSchema:
+        if self._compiled is None:
+            # Writes never change what apply returns below the top level: it may remember.
+            self._compiled = compile_schema(self.body, remember=True)
+        return self._compiled
+
+    @property
+    def managed(self) -> managed.Node:
+        if self._managed is None:
+            self._managed = managed.crd_schema(self.schema)
+        return self._managed
+
+
+# CRD versions whose derived schemas are kept (a CRD's schema changes only with the CRD).
+_SCHEMA_CACHE_SIZE = 64
+
+
 class Operations:
     def __init__(self, store: Store, registry: Registry) -> None:
         self.store = store
         self.registry = registry
+        # id(openAPIV3Schema) -> what it gives; stored objects, CRDs included, never change.
+        self._schemas: OrderedDict[int, _CustomSchema] = OrderedDict()
+
+    def _custom_schema(self, schema: JsonObject) -> _CustomSchema:
+        key = id(schema)
+        found = self._schemas.get(key)
+        if found is not None and found.schema is schema:
+            self._schemas.move_to_end(key)
+            return found
+        found = _CustomSchema(schema)
+        self._schemas[key] = found
+        if len(self._schemas) > _SCHEMA_CACHE_SIZE:
+            self._schemas.popitem(last=False)
+        return found
 
     # -- reads ---------------------------------------------------------------------
 
@@ -136,7 +184,9 @@ class Operations:
         if rt.custom and rt.has_status:
             obj.pop("status", None)
         kinds.defaults(rt, obj)
-        incoming = clone_object(obj)  # as the field manager sees it: defaulted, not prepared
+        # A built-in object as the field manager sees it: defaulted, not prepared (it sees a
+        # custom resource as stored).
+        incoming = None if rt.custom else clone_object(obj)
 
         found: list[Cause] = kinds.prepare_create(rt, obj)
         found += self._custom_kind_causes(rt, body)
@@ -156,7 +206,7 @@ class Operations:
             raise errors.already_exists(rt.group, rt.plural, name)
         if applied is None:
             fm = self._field_manager(rt, "")
-            view = self._managed_view(rt, obj if rt.custom else incoming)
+            view = self._managed_view(rt, obj if incoming is None else incoming)
             applied = fm.update(fm.zero(view), view, [], manager or UNKNOWN_MANAGER, now_rfc3339())
         meta["managedFields"] = managed.render_entries(applied)
         obj = ordered(_without_empty_meta(obj))
@@ -251,7 +301,7 @@ class Operations:
         field_validation: str = "",
     ) -> WriteResult:
         old = self.get(rt, namespace, name)
-        current = clone_object(kinds.to_wire(rt, old))
+        current = kinds.to_wire(rt, old)  # the patch functions leave their arguments alone
         try:
             if content_type == MERGE_PATCH:
                 if not isinstance(patch, dict):
@@ -259,7 +309,9 @@ class Operations:
                         f"error decoding patch: json: cannot unmarshal {_json_kind(patch)} "
                         "into Go value of type map[string]interface {}"
                     )
-                patched = json_merge_patch(current, patch)
+                # A custom resource's patched object is not changed below the top level and
+                # metadata (which _decode copies): it may share the stored object's parts.
+                patched = json_merge_patch(current, patch, share=rt.custom)
             elif content_type == JSON_PATCH:
                 if not isinstance(patch, list):
                     raise errors.bad_request(
@@ -426,11 +478,14 @@ class Operations:
         kinds.defaults(rt, obj)
         # The field manager sees the request's object, defaulted, before the strategy
         # resets what this endpoint may not change (it still records who tried).
-        incoming = clone_object(self._managed_view(rt, self._defaulted(rt, obj)))
+        incoming = self._incoming(rt, obj)
         sent_managed = None if subresource else managed.parse_entries(meta.get("managedFields"))
 
         if subresource == "status":
-            new = clone_object(old)
+            # Only the top level and metadata change below: the rest is old's, shared (stored
+            # objects never change).
+            new = dict(old)
+            new["metadata"] = dict(old["metadata"])
             if "status" in obj:
                 new["status"] = obj["status"]
             else:
@@ -768,7 +823,7 @@ class Operations:
                 del obj[key]
         if rt.custom and rt.schema is not None:
             rest = {k: v for k, v in obj.items() if k not in _ROOT_FIELDS}
-            unknown += prune(rest, _body_schema(rt.schema))[1]
+            unknown += self._custom_schema(rt.schema).compiled.pruned_paths(rest)
         if not unknown or field_validation == "Ignore":
             return []
         described = ", ".join(f'unknown field "{path}"' for path in unknown)
@@ -784,28 +839,42 @@ class Operations:
         from there; the causes' fields start at `status`)."""
         if not rt.custom or rt.schema is None:
             return obj, []
-        schema = _body_schema(rt.schema)
+        custom = self._custom_schema(rt.schema)
         body = {k: v for k, v in obj.items() if k not in _ROOT_FIELDS}
-        result, found = apply_structural_schema(body, schema)
+        # A status write validates the status alone: the rest is not validated at all.
+        result, found = custom.compiled.apply(body, validate=not status_only)
         if status_only:
-            status_schema = (schema.get("properties") or {}).get("status")
+            status_schema = (custom.body.get("properties") or {}).get("status")
+            compiled_status = custom.compiled.property("status")
             found = []
-            if "status" in result and isinstance(status_schema, dict):
+            if (
+                "status" in result
+                and isinstance(status_schema, dict)
+                and compiled_status is not None
+            ):
                 found = [
                     Cause(cause.reason, cause.message, _under("status", cause.field))
-                    for cause in validate_value(result["status"], status_schema)
+                    for cause in compiled_status.validate(result["status"])
                 ]
         out = {k: obj[k] for k in _ROOT_FIELDS if k in obj}
         out.update(result)
         return out, list(found)
 
-    def _defaulted(self, rt: ResourceType, obj: JsonObject) -> JsonObject:
-        """A custom resource pruned and defaulted by its schema (validation aside)."""
+    def _incoming(self, rt: ResourceType, obj: JsonObject) -> JsonObject:
+        """The request's object as the field manager sees it: a custom resource pruned and
+        defaulted by its schema (validation aside); a copy, which later changes to `obj`
+        do not reach."""
         if not rt.custom or rt.schema is None:
-            return obj
+            return clone_object(self._managed_view(rt, obj))
         body = {k: v for k, v in obj.items() if k not in _ROOT_FIELDS}
-        result, _ = apply_structural_schema(body, _body_schema(rt.schema))
-        return {**{k: obj[k] for k in _ROOT_FIELDS if k in obj}, **result}
+        result, _ = self._custom_schema(rt.schema).compiled.apply(body, validate=False)
+        # What changes later is the top level and metadata of `obj` (nothing below them in a
+        # custom resource): copies of those will do.
+        head: JsonObject = {k: obj[k] for k in ("apiVersion", "kind") if k in obj}
+        if "metadata" in obj:
+            meta = obj["metadata"]
+            head["metadata"] = dict(meta) if isinstance(meta, dict) else clone(meta)
+        return self._managed_view(rt, {**head, **result})
 
     @staticmethod
     def _managed_view(rt: ResourceType, obj: JsonObject) -> JsonObject:
@@ -815,7 +884,11 @@ class Operations:
     def _field_manager(self, rt: ResourceType, subresource: str) -> managed.FieldManager:
         """The field manager of a resource (and subresource), with its reset fields."""
         if rt.custom:
-            schema = managed.crd_schema(rt.schema)
+            schema = (
+                managed.crd_schema(None)
+                if rt.schema is None
+                else self._custom_schema(rt.schema).managed
+            )
         else:
             schema = managed.BUILTIN_SCHEMAS.get(f"{rt.group}/{rt.plural}", managed.DEDUCED_ROOT)
         ignored: tuple[managed.Path, ...] = ()

@@ -32,16 +32,21 @@ class PatchError(ValueError):
 # -- RFC 7386 -----------------------------------------------------------------------------------
 
 
-def json_merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 MergePatch: objects merge recursively, null deletes, anything else replaces."""
+def json_merge_patch(target: Any, patch: Any, *, share: bool = False) -> Any:
+    """RFC 7386 MergePatch: objects merge recursively, null deletes, anything else replaces.
+
+    `share`: what the patch leaves alone is `target`'s own (not copied), for a caller that
+    changes neither."""
     if not isinstance(patch, dict):
         return clone(patch)
-    result = {k: clone(v) for k, v in target.items()} if isinstance(target, dict) else {}
+    result: dict[str, Any] = {}
+    if isinstance(target, dict):
+        result = dict(target) if share else {k: clone(v) for k, v in target.items()}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
         else:
-            result[key] = json_merge_patch(result.get(key), value)
+            result[key] = json_merge_patch(result.get(key), value, share=share)
     return result
 
 

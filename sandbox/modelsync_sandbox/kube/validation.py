@@ -16,6 +16,7 @@ schema and table modules.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -202,6 +203,12 @@ def validate_path_segment_name(value: str) -> list[str]:
 
 def validate_qualified_name(value: str) -> list[str]:
     """IsQualifiedName: `[prefix/]name`, prefix a DNS subdomain, name at most 63 characters."""
+    return list(_qualified_name_errors(value))
+
+
+# Label and annotation keys and label values repeat from object to object.
+@functools.lru_cache(maxsize=4096)
+def _qualified_name_errors(value: str) -> tuple[str, ...]:
     errs: list[str] = []
     parts = value.split("/")
     if len(parts) == 1:
@@ -213,11 +220,11 @@ def validate_qualified_name(value: str) -> list[str]:
         else:
             errs += [f"prefix part {msg}" for msg in validate_dns1123_subdomain(prefix)]
     else:
-        return [
+        return (
             "a qualified name "
             + _regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+        )
     if not name:
         errs.append("name part must be non-empty")
     elif len(name) > QUALIFIED_NAME_MAX:
@@ -227,11 +234,16 @@ def validate_qualified_name(value: str) -> list[str]:
             "name part "
             + _regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
         )
-    return errs
+    return tuple(errs)
 
 
 def validate_label_value(value: str) -> list[str]:
     """IsValidLabelValue: empty, or at most 63 alphanumerics with `-_.` inside."""
+    return list(_label_value_errors(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_value_errors(value: str) -> tuple[str, ...]:
     errs: list[str] = []
     if len(value) > LABEL_VALUE_MAX:
         errs.append(_max_len_error(LABEL_VALUE_MAX))
@@ -239,7 +251,7 @@ def validate_label_value(value: str) -> list[str]:
         errs.append(
             _regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345")
         )
-    return errs
+    return tuple(errs)
 
 
 # -- ObjectMeta checks returning causes ------------------------------------------------------
@@ -263,8 +275,31 @@ def validate_object_name(name: str, rule: NameRule, field: str = "metadata.name"
 
 def validate_labels(labels: Mapping[str, Any], field: str = "metadata.labels") -> list[Cause]:
     """metav1 ValidateLabels: keys are qualified names, values label values; path is the map."""
+    items = tuple(labels.items())
+    if _cacheable(items):
+        return list(_label_causes(items, field))
+    return _validate_labels(items, field)
+
+
+def _cacheable(items: tuple[tuple[Any, Any], ...]) -> bool:
+    """Only strings (the valid case), few enough to be worth keeping in a cache."""
+    return all(type(k) is str and type(v) is str for k, v in items) and (
+        sum(len(k) + len(v) for k, v in items) <= _CACHED_MAX
+    )
+
+
+_CACHED_MAX = 4096
+
+
+# Objects of one kind carry the same labels and annotations, checked on every write.
+@functools.lru_cache(maxsize=1024)
+def _label_causes(items: tuple[tuple[str, str], ...], field: str) -> tuple[Cause, ...]:
+    return tuple(_validate_labels(items, field))
+
+
+def _validate_labels(items: tuple[tuple[Any, Any], ...], field: str) -> list[Cause]:
     found: list[Cause] = []
-    for key, value in labels.items():
+    for key, value in items:
         found += [invalid(field, key, msg) for msg in validate_qualified_name(str(key))]
         if not isinstance(value, str):
             # The Go type is map[string]string; a non-string never decodes.
@@ -278,9 +313,21 @@ def validate_annotations(
     annotations: Mapping[str, Any], field: str = "metadata.annotations"
 ) -> list[Cause]:
     """ValidateAnnotations: keys are qualified names (case-insensitive), total size <= 256 KiB."""
+    items = tuple(annotations.items())
+    if _cacheable(items):
+        return list(_annotation_causes(items, field))
+    return _validate_annotations(items, field)
+
+
+@functools.lru_cache(maxsize=1024)
+def _annotation_causes(items: tuple[tuple[str, str], ...], field: str) -> tuple[Cause, ...]:
+    return tuple(_validate_annotations(items, field))
+
+
+def _validate_annotations(items: tuple[tuple[Any, Any], ...], field: str) -> list[Cause]:
     found: list[Cause] = []
     total = 0
-    for key, value in annotations.items():
+    for key, value in items:
         # "The rule is QualifiedName except that case doesn't matter".
         found += [invalid(field, key, msg) for msg in validate_qualified_name(str(key).lower())]
         total += len(str(key).encode()) + len(str(value).encode())

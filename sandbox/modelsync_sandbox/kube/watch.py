@@ -53,7 +53,25 @@ def parse_timeout(text: str) -> float:
         raise errors.bad_request(f"invalid timeoutSeconds: {text!r}") from None
 
 
+# The JSON of objects a write response just carried, by object: the watch events of that
+# write reuse it. Only pure-ASCII JSON is kept: the same with or without ensure_ascii.
+_ENCODED: dict[int, tuple[JsonObject, bytes]] = {}
+_ENCODED_MAX = 256
+_EVENT_TYPES = frozenset((ADDED, MODIFIED, DELETED))
+
+
+def remember_encoded(obj: JsonObject, body: bytes) -> None:
+    """`body` is json.dumps(obj, separators=(",", ":"), ensure_ascii=False), encoded."""
+    if body.isascii():
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()
+        _ENCODED[id(obj)] = (obj, body)
+
+
 def _line(event_type: str, obj: JsonObject) -> bytes:
+    known = _ENCODED.get(id(obj))
+    if known is not None and known[0] is obj and event_type in _EVENT_TYPES:
+        return b'{"type":"' + event_type.encode() + b'","object":' + known[1] + b"}\n"
     return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 

@@ -1,0 +1,347 @@
+"""The watch of the ModelRefs the operator manages (label app.kubernetes.io/managed-by), one per
+namespace that holds a ModelCatalogSync, each on a thread of its own.
+
+Kopf used to watch them. Its processing of one watch event (causes, handler invocation,
+progress state, a worker task per object) costs about as much CPU as one of our writes, and
+every write of ours comes back as an event: a first sync of N models writes 2N times and
+gets 2N events. Here an event costs a msgspec decode and a call of `deliver`.
+
+It watches as Kopf does: the ModelRefs are listed page by page and delivered as events of type
+None, then watched from the list's resourceVersion (with bookmarks); a watch that ends (server
+timeout, dropped connection) resumes from the last resourceVersion seen, and 410 Gone lists
+again. Every failure, and every end of a watch, waits `backoff` before the next request, so an
+API server that keeps failing gets one request per `backoff`. Events reach `deliver` on the
+event loop, in order, a batch per read from the connection.
+
+Which namespaces: those of the ModelCatalogSyncs seen (`follow`, fed from Kopf's watch of
+ModelCatalogSyncs, which honours --namespace), since a ModelRef matters only to a sync in its
+own namespace (runtime.app routes it there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+import urllib3
+
+from modelsync.api.constants import (
+    GROUP,
+    LABEL_MANAGED_BY,
+    MANAGED_BY_VALUE,
+    PLURAL_MODELREF,
+    VERSION,
+)
+from modelsync.kube.client import KubeApi
+from modelsync.kube.errors import KubeApiError, error_from_status
+
+__all__ = ["Deliver", "ModelRefWatches", "NamespaceWatch"]
+
+logger = logging.getLogger(__name__)
+
+# (event type: ADDED, MODIFIED, DELETED, or None for a listed object; the object)
+Deliver = Callable[[str | None, Mapping[str, Any]], None]
+
+SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
+_READ = 1 << 16
+_EVENT_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED"})
+_JOIN_TIMEOUT = 5.0  # a thread still in a LIST ends with the request's own timeout
+
+
+class _ListMeta(msgspec.Struct):
+    resourceVersion: str = ""
+    continue_: str = msgspec.field(default="", name="continue")
+
+
+class _List(msgspec.Struct):
+    apiVersion: str = ""
+    kind: str = ""
+    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+    items: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+class _Event(msgspec.Struct):
+    type: str
+    object: dict[str, Any]
+
+
+_LIST = msgspec.json.Decoder(_List)
+_EVENT = msgspec.json.Decoder(_Event)
+
+
+class _Gone(Exception):
+    """The watch's resourceVersion is too old (410): list again."""
+
+
+class NamespaceWatch:
+    """LIST+WATCH of the managed ModelRefs of one namespace on a daemon thread."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        namespace: str,
+        deliver: Deliver,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        backoff: float = 1.0,
+        server_timeout: int = 300,
+        page_size: int = 500,
+    ) -> None:
+        self.namespace = namespace
+        self._page_size = page_size
+        self._api = api
+        self._deliver = deliver
+        self._loop = loop
+        self._backoff = backoff
+        self._server_timeout = server_timeout
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._response: urllib3.BaseHTTPResponse | None = None
+        self._failing = False
+        # The last resourceVersion delivered (None: list first); only the thread uses it.
+        self._version: str | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"watch modelrefs {namespace}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """No event is delivered after this; the thread ends once its current request does
+        (an open watch is cut at once)."""
+        self._stopping.set()
+        with self._lock:
+            response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):  # already closed or released
+                response.shutdown()
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the thread to end; whether it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self._version is None:
+                    self._version = self._list()
+                self._watch(self._version)
+            except _Gone:
+                logger.debug("ModelRefs in namespace %s: 410 Gone, listing again", self.namespace)
+                self._version = None
+            except (KubeApiError, msgspec.DecodeError) as exc:
+                if self._stopping.is_set():
+                    break
+                if isinstance(exc, msgspec.DecodeError):
+                    self._version = None  # an answer we cannot read: start over
+                (logger.debug if self._failing else logger.warning)(
+                    "watch of ModelRefs in namespace %s: %s (retrying every %ss)",
+                    self.namespace,
+                    exc,
+                    self._backoff,
+                )
+                self._failing = True
+            self._stopping.wait(self._backoff)
+
+    def _list(self) -> str:
+        """Deliver every managed ModelRef as a type-None event; the list's resourceVersion."""
+        token = ""
+        while True:
+            query = {"labelSelector": SELECTOR, "limit": str(self._page_size)}
+            if token:
+                query["continue"] = token
+            try:
+                data = self._api.fetch(
+                    f'list ModelRefs in namespace "{self.namespace}"',
+                    self._api.custom.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    self.namespace,
+                    PLURAL_MODELREF,
+                    query=query,
+                )
+            except KubeApiError as exc:
+                if exc.status == 410:  # the continue token expired
+                    raise _Gone from None
+                raise
+            page = _LIST.decode(data)
+            kind = page.kind.removesuffix("List")
+            for item in page.items:
+                item.setdefault("apiVersion", page.apiVersion)
+                item.setdefault("kind", kind)
+            self._post([(None, item) for item in page.items])
+            token = page.metadata.continue_
+            if not token:
+                return page.metadata.resourceVersion
+
+    def _watch(self, version: str) -> None:
+        """Deliver events from `version` until the watch ends, moving `_version` along.
+        Raises _Gone when the server no longer has `version`."""
+        action = f'watch ModelRefs in namespace "{self.namespace}"'
+        query = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "labelSelector": SELECTOR,
+            "resourceVersion": version,
+            "timeoutSeconds": str(self._server_timeout),
+        }
+        try:
+            response = self._api.stream(
+                action,
+                self._api.custom.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.namespace,
+                PLURAL_MODELREF,
+                query=query,
+                read_timeout=self._server_timeout + 30,
+            )
+        except KubeApiError as exc:
+            if exc.status == 410:
+                raise _Gone from None
+            raise
+        with self._lock:
+            self._response = response
+        if self._failing:
+            logger.info("watch of ModelRefs in namespace %s resumed", self.namespace)
+            self._failing = False
+        ended = False
+        try:
+            rest = b""
+            while not self._stopping.is_set():
+                try:
+                    data = response.read1(_READ)
+                except (urllib3.exceptions.HTTPError, OSError) as exc:
+                    raise error_from_status(action, None, None) from exc
+                if not data:
+                    ended = True
+                    return
+                lines = (rest + data).split(b"\n")
+                rest = lines.pop()
+                batch: list[tuple[str | None, Mapping[str, Any]]] = []
+                try:
+                    for line in lines:
+                        if line.strip():
+                            self._event(action, _EVENT.decode(line), batch)
+                finally:  # what came before a failure is delivered, as `_version` says
+                    self._post(batch)
+        finally:
+            with self._lock:
+                self._response = None
+            if not ended:
+                response.close()  # never back to the pool half read
+            response.release_conn()
+
+    def _event(
+        self, action: str, event: _Event, batch: list[tuple[str | None, Mapping[str, Any]]]
+    ) -> None:
+        obj = event.object
+        if event.type == "ERROR":
+            code = obj.get("code")
+            if code == 410:
+                raise _Gone
+            raise error_from_status(
+                action, code if isinstance(code, int) else None, msgspec.json.encode(obj)
+            )
+        if event.type in _EVENT_TYPES:
+            batch.append((event.type, obj))
+        # BOOKMARK (and any type we do not know) moves the version only.
+        meta = obj.get("metadata")
+        seen = meta.get("resourceVersion") if isinstance(meta, dict) else None
+        if isinstance(seen, str) and seen:
+            self._version = seen
+
+    def _post(self, batch: list[tuple[str | None, Mapping[str, Any]]]) -> None:
+        if not batch or self._stopping.is_set():
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._hand_over, batch)
+        except RuntimeError:  # the event loop is closed: nobody to deliver to
+            self._stopping.set()
+
+    # -- the event loop ---------------------------------------------------------------------
+
+    def _hand_over(self, batch: list[tuple[str | None, Mapping[str, Any]]]) -> None:
+        for event_type, obj in batch:
+            if self._stopping.is_set():
+                return
+            try:
+                self._deliver(event_type, obj)
+            except Exception:  # one bad event must not cost the others
+                logger.exception("handling a ModelRef watch event failed")
+
+
+class ModelRefWatches:
+    """A NamespaceWatch for every namespace that holds a ModelCatalogSync. Used on the event
+    loop."""
+
+    def __init__(
+        self,
+        api: KubeApi,
+        deliver: Deliver,
+        *,
+        backoff: float = 1.0,
+        server_timeout: int = 300,
+    ) -> None:
+        self._api = api
+        self._deliver = deliver
+        self._backoff = backoff
+        self._server_timeout = server_timeout
+        self._syncs: dict[str, set[str]] = {}  # namespace -> uids of its syncs
+        self._watches: dict[str, NamespaceWatch] = {}
+
+    @property
+    def namespaces(self) -> frozenset[str]:
+        return frozenset(self._watches)
+
+    def follow(self, event_type: str | None, sync: Mapping[str, Any]) -> None:
+        """A ModelCatalogSync watch event: start or stop its namespace's watch."""
+        meta = sync.get("metadata")
+        if not isinstance(meta, Mapping):
+            return
+        namespace, uid = meta.get("namespace"), meta.get("uid")
+        if not isinstance(namespace, str) or not namespace or not isinstance(uid, str):
+            return
+        if event_type == "DELETED":
+            uids = self._syncs.get(namespace)
+            if uids is None:
+                return
+            uids.discard(uid)
+            if not uids:
+                del self._syncs[namespace]
+                watch = self._watches.pop(namespace, None)
+                if watch is not None:
+                    watch.stop()
+            return
+        self._syncs.setdefault(namespace, set()).add(uid)
+        if namespace not in self._watches:
+            watch = NamespaceWatch(
+                self._api,
+                namespace,
+                self._deliver,
+                asyncio.get_running_loop(),
+                backoff=self._backoff,
+                server_timeout=self._server_timeout,
+            )
+            self._watches[namespace] = watch
+            watch.start()
+
+    async def close(self) -> None:
+        """Stop every watch and wait (a bounded time) for their threads."""
+        watches = list(self._watches.values())
+        self._watches.clear()
+        self._syncs.clear()
+        for watch in watches:
+            watch.stop()
+        for watch in watches:
+            if not await asyncio.to_thread(watch.join, _JOIN_TIMEOUT):
+                logger.warning("the ModelRef watch of namespace %s did not stop", watch.namespace)
