@@ -111,6 +111,7 @@ _.validate_value
 _.is_structural
 _.prune
 _.apply_defaults
+_.apply_structural_schema
 _.label_selector_from_dict
 _.DEFAULT_FIELD_LABELS
 _.matching
