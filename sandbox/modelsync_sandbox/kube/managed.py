@@ -319,7 +319,8 @@ def _all_paths(value: Any, node: Node, prefix: Path, out: set[Path]) -> None:
         for key, item in value.items():
             path = (*prefix, f"f:{key}")
             out.add(path)
-            _all_paths(item, node.child(key), path, out)
+            if isinstance(item, _CONTAINERS):  # (nothing is under a scalar)
+                _all_paths(item, node.child(key), path, out)
     elif kind in (LIST_SET, LIST_MAP) and isinstance(value, list):
         for item in value:
             element = _item_element(node, item)
@@ -327,7 +328,7 @@ def _all_paths(value: Any, node: Node, prefix: Path, out: set[Path]) -> None:
                 continue
             path = (*prefix, element)
             out.add(path)
-            if kind == LIST_MAP:
+            if kind == LIST_MAP and isinstance(item, _CONTAINERS):
                 _all_paths(item, node.elem or _DEDUCED, path, out)
 
 
