@@ -16,7 +16,7 @@ __all__ = ["comparison", "details", "figures"]
 MIB = 1024 * 1024
 MODELREF_PAGE = 500  # kube.modelrefs lists in pages of this size (limit/continue)
 
-# The targets (issue 11) hold at this catalog size; a smaller catalog must meet them too.
+# The targets hold at this catalog size; a smaller catalog must meet them too.
 # Above it they are shown as "(at 10,000)" without a verdict, except those that hold at any
 # N (the counts, the named-model trigger) and the peak RSS, whose target there is LARGE_N's.
 TARGET_N = 10_000
