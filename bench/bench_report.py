@@ -164,9 +164,9 @@ def _steady(results: Results, steady: Sequence[SyncSample], pages: int) -> list[
         Figure(
             "steady.modelref_lists",
             "steady sync: ModelRef LISTs",
-            f"{lists} ({list_requests} pages of <= {MODELREF_PAGE})",
-            "1",
-            lists == 1,
+            f"{lists} ({list_requests} pages of <= {MODELREF_PAGE})" if lists else "0",
+            "<= 1 (0: planned against the watch-fed cache)",
+            lists <= 1,
             lists,
         ),
         Figure(

@@ -18,7 +18,7 @@ __all__ = ["NamedSample", "Options", "Results", "SyncSample"]
 class Options:
     models: int = 10_000
     page_size: int = 100
-    max_concurrent_writes: int = 16
+    max_concurrent_writes: int = 8
     non_deployable: float = 0.0
     latency_tries: int = 5
     steady_syncs: int = 2

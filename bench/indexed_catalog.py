@@ -3,9 +3,10 @@
 `CatalogStore` builds the whole filtered listing (a deep copy of every model) for each page
 request and scans every model for a `model_id` version lookup: with 10,000 models one page
 costs about a second of the bench process's CPU, which would swamp what the bench measures.
-This subclass memoizes the listing per filter until the catalog changes, looks versions up by
-model id and finds the models of an `fqn` or `name` filter (a named-model trigger's lookup)
-by index instead of a scan; what the server answers is unchanged.
+This subclass memoizes the listing per filter until the catalog changes (reusing the served
+form of every model that did not change, so the server reuses its JSON too), looks versions
+up by model id and finds the models of an `fqn` or `name` filter (a named-model trigger's
+lookup) by index instead of a scan; what the server answers is unchanged.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from modelsync_sandbox.catalog_query import (
     JsonObject,
     ModelFilter,
     VersionFilter,
+    model_matches,
     select_models,
     select_versions,
+    served_model,
+    sort_key,
 )
 from modelsync_sandbox.catalog_store import CatalogStore
 
@@ -30,6 +34,9 @@ class IndexedCatalogStore(CatalogStore):
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._cache_lock = threading.Lock()
         self._listings: dict[ModelFilter, list[JsonObject]] = {}
+        # model id -> (stored entry, its served model): the store replaces an entry on every
+        # change, so an unchanged entry keeps its served model (and the server its JSON).
+        self._served: dict[str, tuple[JsonObject, JsonObject]] = {}
         # model ids by fqn and by name; None: to be built (models were added or removed)
         self._index: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
         super().__init__(data)
@@ -63,11 +70,26 @@ class IndexedCatalogStore(CatalogStore):
         if flt.fqn is not None or flt.name is not None:
             return self._list_by_index(flt)
         # Served pages are serialized, never mutated, so one listing can back every page.
-        with self._cache_lock:
+        with self._lock, self._cache_lock:  # the order _list_by_index takes them in
             listing = self._listings.get(flt)
             if listing is None:
-                listing = self._listings[flt] = super().list_models(flt)
+                listing = self._listings[flt] = self._listing(flt)
             return listing
+
+    def _listing(self, flt: ModelFilter) -> list[JsonObject]:
+        """What select_models answers, reusing the served models of unchanged entries
+        (called with both locks held)."""
+        entries = self._entries
+        served = self._served
+        for model_id in [i for i in served if i not in entries]:
+            del served[model_id]
+        listing = []
+        for entry in sorted((e for e in entries.values() if model_matches(e, flt)), key=sort_key):
+            known = served.get(entry["id"])
+            if known is None or known[0] is not entry:
+                known = served[entry["id"]] = (entry, served_model(entry))
+            listing.append(known[1])
+        return listing
 
     def _list_by_index(self, flt: ModelFilter) -> list[JsonObject]:
         with self._lock:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 __all__ = ["InflightRelay", "RelayedRequest"]
 
 _WRITE_METHODS = frozenset({b"POST", b"PUT", b"PATCH", b"DELETE"})
-_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,8 @@ class InflightRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
+        self._open: set[_Side] = set()  # connected sides, closed on stop
+        self._connecting: set[asyncio.Task[None]] = set()
 
     @property
     def url(self) -> str:
@@ -91,42 +92,30 @@ class InflightRelay:
                 self.in_flight -= 1
             self.requests.append(RelayedRequest(exchange.method, exchange.target, _status(chunk)))
 
-    async def _pump(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        exchange: _Exchange,
-        *,
-        from_client: bool,
-    ) -> None:
-        try:
-            while chunk := await reader.read(_CHUNK):
-                if from_client:
-                    self._request_bytes(exchange, chunk)
-                else:
-                    self._response_bytes(exchange, chunk)
-                writer.write(chunk)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
-                writer.close()
+    def _accept(self) -> _Side:
+        return _Side(self, _Exchange(), from_client=True)
 
-    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+    def _upstream_for(self, client_side: _Side) -> None:
+        """Connect upstream for a client connection just made (which reads nothing until
+        then)."""
+        loop = asyncio.get_running_loop()
+        self._connecting.add(loop.create_task(self._connect_upstream(client_side)))
+
+    async def _connect_upstream(self, client_side: _Side) -> None:
+        upstream_side = _Side(self, client_side.exchange, from_client=False)
+        loop = asyncio.get_running_loop()
         try:
-            upstream_r, upstream_w = await asyncio.open_connection(
-                *self.upstream, ssl=self.upstream_tls
+            await loop.create_connection(
+                lambda: upstream_side, *self.upstream, ssl=self.upstream_tls
             )
         except OSError:
-            client_w.close()
+            client_side.close()
             return
-        exchange = _Exchange()
-        await asyncio.gather(
-            self._pump(client_r, upstream_w, exchange, from_client=True),
-            self._pump(upstream_r, client_w, exchange, from_client=False),
-        )
-        self._response_bytes(exchange)  # a connection closed mid-request ends that request
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self._connecting.discard(task)
+        client_side.link(upstream_side)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -135,7 +124,7 @@ class InflightRelay:
         loop = asyncio.new_event_loop()
 
         async def start() -> None:
-            self._server = await asyncio.start_server(self._serve, self.host, 0)
+            self._server = await loop.create_server(self._accept, self.host, 0)
             self.port = int(self._server.sockets[0].getsockname()[1])
 
         def main() -> None:
@@ -160,6 +149,8 @@ class InflightRelay:
         async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
+            for side in list(self._open):
+                side.close()
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
@@ -168,6 +159,84 @@ class InflightRelay:
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+class _Side(asyncio.Protocol):
+    """One end of a relayed connection: what it receives goes to its peer's transport
+    (one `write` per chunk the event loop read, no stream machinery). A full peer buffer
+    pauses this side's reading; either side's end closes both."""
+
+    def __init__(self, relay: InflightRelay, exchange: _Exchange, *, from_client: bool) -> None:
+        self.relay = relay
+        self.exchange = exchange
+        self.from_client = from_client
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Side | None = None
+        self.closed = False
+        self._pending: list[bytes] = []  # received before the peer was linked
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.relay._open.add(self)
+        if self.from_client:
+            transport.pause_reading()  # until the upstream connection is there
+            self.relay._upstream_for(self)
+
+    def link(self, upstream: _Side) -> None:
+        if self.closed:
+            upstream.close()
+            return
+        self.peer, upstream.peer = upstream, self
+        for chunk in self._pending:
+            self._forward(chunk)
+        self._pending.clear()
+        if upstream.closed:
+            self.close()
+        elif self.transport is not None:
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self.peer is None:
+            self._pending.append(data)
+        else:
+            self._forward(data)
+
+    def _forward(self, data: bytes) -> None:
+        if self.from_client:
+            self.relay._request_bytes(self.exchange, data)
+        else:
+            self.relay._response_bytes(self.exchange, data)
+        peer = self.peer
+        if peer is not None and peer.transport is not None and not peer.closed:
+            peer.transport.write(data)
+
+    def eof_received(self) -> bool:
+        if self.peer is not None:
+            self.peer.close()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002 - the protocol's
+        self.closed = True
+        self.relay._open.discard(self)
+        if self.peer is not None:
+            self.peer.close()
+        # a connection closed mid-request ends that request
+        self.relay._response_bytes(self.exchange)
+
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None and not self.peer.closed:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None and not self.peer.closed:
+            self.peer.transport.resume_reading()
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            with contextlib.suppress(RuntimeError):  # a loop already closing
+                self.transport.close()
 
 
 def _status(chunk: bytes) -> int:

@@ -444,7 +444,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[int]]:
         "compares them (the first is the reference)",
     )
     parser.add_argument("--page-size", type=int, default=100, help="spec.catalog.pageSize")
-    parser.add_argument("--max-concurrent-writes", type=int, default=16)
+    parser.add_argument("--max-concurrent-writes", type=int, default=8)
     parser.add_argument(
         "--non-deployable",
         type=float,

@@ -98,6 +98,12 @@ class CatalogSandbox:
         # The data of the page last served per listing (path and query without
         # offset), for the `repeat-page` lie; the most recent listings only.
         self._previous_data: OrderedDict[tuple[str, str], list[JsonObject]] = OrderedDict()
+        # The JSON of plain (unfaulted) pages by (offset, limit), of the listing they were cut
+        # from, and of that listing's items by item (see _plain_body; served listings and
+        # their items are never mutated).
+        self._bodies_of: Sequence[JsonObject] | None = None
+        self._bodies: dict[tuple[int, int | None], bytes] = {}
+        self._item_bodies: dict[int, tuple[JsonObject, bytes]] = {}
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -228,6 +234,7 @@ class CatalogSandbox:
         self.faults.clear()
         self.clear_requests()
         self._previous_data.clear()
+        self._bodies_of, self._bodies, self._item_bodies = None, {}, {}
 
     def recorded_requests(self) -> list[RecordedRequest]:
         return list(self.requests)
@@ -299,7 +306,10 @@ class CatalogSandbox:
         self._previous_data.move_to_end(key)
         if len(self._previous_data) > _REMEMBERED_LISTINGS:
             self._previous_data.popitem(last=False)
-        body, content_type = _listing_body(page, faults)
+        if page is listing.page and not faults.bad_body:
+            body, content_type = self._plain_body(listing), _JSON
+        else:
+            body, content_type = _listing_body(page, faults)
         clears = self.faults.clears
         delivery = self.faults.take_delivery(request.path)
         if delivery is None:
@@ -310,6 +320,38 @@ class CatalogSandbox:
             return self.faults.clears != clears
 
         return await deliver(request, delivery, body, content_type, cleared)
+
+    def _plain_body(self, listing: _Listing) -> bytes:
+        """The body of an unfaulted page (what `_listing_body` makes of it): pages are kept
+        per listing object, and the JSON of each item per item object, so a store that
+        memoizes its listings (and reuses unchanged items in a new one) encodes each page once
+        and, after a change, only the items it has not encoded before."""
+        items = listing.listed_items
+        if items is not self._bodies_of:
+            known = self._item_bodies
+            self._item_bodies = {
+                id(item): known[id(item)]
+                for item in items
+                if id(item) in known and known[id(item)][0] is item
+            }
+            self._bodies_of, self._bodies = items, {}
+        key = (listing.page_offset, listing.page_limit)
+        body = self._bodies.get(key)
+        if body is None:
+            body = self._bodies[key] = self._page_body(listing.page)
+        return body
+
+    def _page_body(self, page: JsonObject) -> bytes:
+        """json.dumps(page).encode(), from the items' cached JSON."""
+        encoded = self._item_bodies
+        parts = []
+        for item in page["data"]:
+            known = encoded.get(id(item))
+            if known is None or known[0] is not item:
+                known = encoded[id(item)] = (item, json.dumps(item).encode())
+            parts.append(known[1])
+        pagination = json.dumps(page["pagination"]).encode()
+        return b'{"data": [' + b", ".join(parts) + b'], "pagination": ' + pagination + b"}"
 
     def _authorized(self, request: web.Request) -> bool:
         if self.token is None:

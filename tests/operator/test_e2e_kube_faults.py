@@ -189,6 +189,17 @@ class FaultCase:
 
 WRITES = ("create", "update", "patch", "delete")
 
+
+def list_fails(sandbox: KubeSandbox, code: int) -> list[int]:
+    """Every ModelRef LIST fails. A steady sync plans against the cache its ModelRef watch
+    feeds and makes none, so the watch is also sent 410 Gone: it relists (failing) and its
+    cache stands down, so the triggered sync LISTs too (failing)."""
+    return [
+        sandbox.faults.fail(code, verbs=["list"], resources=["modelrefs"]),
+        sandbox.faults.expire_watches(resources=["modelrefs"]),
+    ]
+
+
 CASES = {
     "429-on-modelref-writes": FaultCase(
         lambda s: [s.faults.fail(429, retry_after=1, verbs=WRITES, resources=["modelrefs"])],
@@ -196,12 +207,12 @@ CASES = {
         WRITES,
     ),
     "500-on-modelref-list": FaultCase(
-        lambda s: [s.faults.fail(500, verbs=["list"], resources=["modelrefs"])],
+        lambda s: list_fails(s, 500),
         ("modelrefs",),
         ("list",),
     ),
     "503-on-modelref-list": FaultCase(
-        lambda s: [s.faults.fail(503, verbs=["list"], resources=["modelrefs"])],
+        lambda s: list_fails(s, 503),
         ("modelrefs",),
         ("list",),
     ),

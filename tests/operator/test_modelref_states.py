@@ -1,8 +1,10 @@
 """The lean ModelRef LIST (kube/modelref_states.py) against the sandbox API server and the real
-control plane: what it reads of each ModelRef, paging, and the specs it reads whole."""
+control plane: what it reads of each ModelRef, paging, and the specs it reads whole; and the
+watch-fed cache (kube/modelref_cache.py) that stands in for it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +12,18 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from fixtures_kube import kubectl, unique_name
+from fixtures_kube import eventually, kubectl, unique_name
 from modelsync.api.constants import ANNOTATION_SPEC_DIGEST
 from modelsync.kube.client import KubeApi, load_configuration
+from modelsync.kube.modelref_cache import NamespaceCache
 from modelsync.kube.modelref_states import list_modelref_states
-from modelsync.kube.modelrefs import create_modelref, get_modelref, patch_modelref_status
+from modelsync.kube.modelref_watch import NamespaceWatch
+from modelsync.kube.modelrefs import (
+    create_modelref,
+    delete_modelref,
+    get_modelref,
+    patch_modelref_status,
+)
 from modelsync.plan import parse_existing
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
@@ -126,3 +135,43 @@ async def test_reads_metadata_and_status_of_all_and_whole_specs_only_where_neede
 
 async def test_an_empty_listing_and_a_modelref_without_spec(api: KubeApi, ns: str) -> None:
     assert await list_modelref_states(api, ns, "s", lambda *_: False) == []
+
+
+async def test_the_watch_cache_gives_what_the_list_gives(api: KubeApi, ns: str) -> None:
+    """The cache fed by the ModelRef watch stands in for the LIST: the same states, the
+    same specs read whole, after a listing and after changes delivered by events."""
+    for index in range(4):
+        await create_modelref(api, ns, modelref(ns, f"r.{index}", digest=f"d{index}"))
+    await create_modelref(api, ns, modelref(ns, "other", sync="another-sync"))
+    cache = NamespaceCache(ns)
+    watch = NamespaceWatch(
+        api, ns, lambda *_: None, asyncio.get_running_loop(), backoff=0.2, cache=cache
+    )
+    watch.start()
+
+    def spec_needed(_name: str, digest: object, generation: object, observed: object) -> bool:
+        return digest in ("d1", "d4") or generation != observed
+
+    try:
+        await eventually(lambda: cache.live and len(cache) == 5, "the listing", 10.0)
+        listed = await list_modelref_states(api, ns, "s", spec_needed)
+        assert cache.snapshot("s", spec_needed) == listed
+        await create_modelref(api, ns, modelref(ns, "r.4", digest="d4"))
+        written = await patch_modelref_status(api, ns, "r.0", {"status": {"observedGeneration": 1}})
+        assert written is not None
+        cache.expect({"r.0": [written.resource_version]})
+        await delete_modelref(api, ns, "r.2")
+        cache.expect({}, ["r.2"])
+        # A snapshot waits for our own writes to come back through the watch (r.4's event
+        # comes before them).
+        assert await cache.settle(10.0)
+        snapshot = cache.snapshot("s", spec_needed)
+        listed = await list_modelref_states(api, ns, "s", spec_needed)
+        assert snapshot == listed
+        assert {s.name for s in listed} == {"r.0", "r.1", "r.3", "r.4"}
+        # r.3 and r.4 have no status (observedGeneration != generation), r.1 and r.4 their
+        # digest asked for
+        assert [s.spec_complete for s in listed] == [s.name != "r.0" for s in listed]
+    finally:
+        watch.stop()
+        assert await asyncio.to_thread(watch.join, 10.0)

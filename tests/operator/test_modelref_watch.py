@@ -60,10 +60,10 @@ def namespace(kubeconfig: Path) -> str:
     return name
 
 
-def modelref(ns: str, name: str, *, managed: bool = True) -> dict[str, Any]:
-    labels = {"modelsync.dev/sync": "s"}
-    if managed:
-        labels["app.kubernetes.io/managed-by"] = "modelsync"
+def modelref(ns: str, name: str, *, of_a_sync: bool = True) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/managed-by": "modelsync"}
+    if of_a_sync:
+        labels["modelsync.dev/sync"] = "s"
     return {
         "apiVersion": "modelsync.dev/v1alpha1",
         "kind": "ModelRef",
@@ -122,7 +122,7 @@ async def test_lists_then_delivers_every_change_in_order_and_nothing_after_stop(
     api: KubeApi, ns: str
 ) -> None:
     listed = await create_modelref(api, ns, modelref(ns, "a"))
-    await create_modelref(api, ns, modelref(ns, "not-ours", managed=False))
+    await create_modelref(api, ns, modelref(ns, "not-ours", of_a_sync=False))
     seen = Seen()
     watch = await watching(api, ns, seen)
     try:

@@ -36,7 +36,7 @@ def test_run_defaults() -> None:
         args.leader_election_renew_deadline,
         args.leader_election_retry_period,
     ) == (15.0, 10.0, 2.0)
-    assert (args.max_concurrent_syncs, args.max_concurrent_writes) == (4, 16)
+    assert (args.max_concurrent_syncs, args.max_concurrent_writes) == (4, 8)
     assert (args.default_interval, args.secret_check_interval, args.status_heartbeat) == (
         300.0,
         10.0,

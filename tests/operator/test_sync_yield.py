@@ -13,7 +13,7 @@ from modelsync.plan import SyncRef
 from modelsync.runtime.planning import plan_off_the_loop
 from modelsync_sandbox.catalog_store import load_fixture_data
 
-MODELS = 8_000
+MODELS = 20_000
 TICK = 0.01
 
 

@@ -20,6 +20,7 @@ each page is decoded into records (catalog/pages.py) as soon as its body is in.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -66,7 +67,7 @@ from modelsync.catalog.pages import (
     SkippedModel,
     decode_page,
 )
-from modelsync.catalog.records import ModelRecord, VersionRecord
+from modelsync.catalog.records import ModelRecord, RecordSharing, VersionRecord
 from modelsync.catalog.retry import RetryPolicy, backoff_delay, jitter_unit, parse_retry_after
 from modelsync.catalog.transport import CatalogTransport
 
@@ -160,6 +161,31 @@ class ModelListing:
 @dataclass
 class _RequestCounter:
     requests: int = 0
+
+
+_LISTINGS_REMEMBERED = 2  # filters whose last listing's pages are kept (a sync has one)
+
+
+class _PageMemo:
+    """The pages of one listing pass (`fresh`), and those of the last pass (`last`)."""
+
+    def __init__(self, last: dict[int, tuple[bytes, Any]]) -> None:
+        self.last = last
+        self.fresh: dict[int, tuple[bytes, Any]] = {}
+
+    def known(self, offset: int, content: bytes | bytearray) -> Any:
+        """The page the last pass decoded from the same body at `offset` (kept for the next
+        pass too), or None."""
+        digest = hashlib.blake2b(content, digest_size=16).digest()
+        held = self.last.get(offset)
+        if held is None or held[0] != digest:
+            self.fresh[offset] = (digest, None)  # `keep` adds the page once decoded
+            return None
+        self.fresh[offset] = held
+        return held[1]
+
+    def keep(self, offset: int, page: Any) -> None:
+        self.fresh[offset] = (self.fresh[offset][0], page)
 
 
 @dataclass(frozen=True)
@@ -339,6 +365,11 @@ class CatalogClient:
         self._max_response_bytes = max_response_bytes
         self._max_listing_restarts = max_listing_restarts
         self._page_concurrency = page_concurrency
+        # The model pages of the last listing per filter, by offset: (digest of the body, the
+        # page decoded). A page whose body is byte for byte the last one's is not decoded
+        # again, and its records are the same objects (a steady sync compares them by
+        # identity, runtime/planning.py SelectionMemo).
+        self._last_pages: dict[tuple[str, str], dict[int, tuple[bytes, Any]]] = {}
         headers = {
             "Accept": "application/json",
             "Accept-Encoding": ACCEPTED_ENCODINGS,
@@ -379,7 +410,12 @@ class CatalogClient:
         """The listing of every model matching `filters`; see ModelListing for `complete`."""
         counter = _RequestCounter()
         collected = await self._collect(
-            "/models", filters.to_params(), MODEL_PAGES, not_found=NotFound, counter=counter
+            "/models",
+            filters.to_params(),
+            MODEL_PAGES,
+            not_found=NotFound,
+            counter=counter,
+            remember=True,
         )
         for skipped in collected.skipped:
             logger.debug("skipped model %s: %s", skipped.id, skipped.reason)
@@ -440,6 +476,7 @@ class CatalogClient:
         *,
         not_found: type[NotFound],
         counter: _RequestCounter,
+        remember: bool = False,
     ) -> _Collected[RecordT]:
         """Page through a listing, starting over (at most `max_listing_restarts` times) when
         `pagination.total` moves; `problem` is empty only for a consistent listing.
@@ -450,6 +487,10 @@ class CatalogClient:
         are those of a sequential pass.
         """
 
+        sharing = RecordSharing()
+        listing = (path, repr(sorted(params.items())))
+        memo = _PageMemo(self._last_pages.pop(listing, {})) if remember else None
+
         async def fetch(offset: int) -> tuple[ParsedPage[RecordT], str]:
             page_params: dict[str, str | int] = {
                 **params,
@@ -457,9 +498,24 @@ class CatalogClient:
                 "limit": self._page_size,
             }
             return await self._fetch_page(
-                path, page_params, kind, not_found=not_found, counter=counter
+                path,
+                page_params,
+                kind,
+                sharing,
+                not_found=not_found,
+                counter=counter,
+                memo=(memo, offset) if memo is not None else None,
             )
 
+        try:
+            return await self._page_through(path, fetch)
+        finally:
+            if memo is not None:
+                self._last_pages[listing] = memo.fresh
+                while len(self._last_pages) > _LISTINGS_REMEMBERED:
+                    del self._last_pages[next(iter(self._last_pages))]
+
+    async def _page_through(self, path: str, fetch: _PageFetch[RecordT]) -> _Collected[RecordT]:
         pages = restarts = 0
         while True:
             unique: dict[str, RecordT] = {}
@@ -525,9 +581,11 @@ class CatalogClient:
         path: str,
         params: Mapping[str, str | int],
         kind: PageKind[RecordT],
+        sharing: RecordSharing,
         *,
         not_found: type[NotFound],
         counter: _RequestCounter,
+        memo: tuple[_PageMemo, int] | None = None,
     ) -> tuple[ParsedPage[RecordT], str]:
         """One page, decoded as soon as its body is in (the body is dropped then), with the
         retries of a GET; a 2xx whose body is not JSON is retried once."""
@@ -572,9 +630,15 @@ class CatalogClient:
                 if 200 <= status <= 299:
                     content = answer.content or b""
                     del answer
+                    known = memo[0].known(memo[1], content) if memo is not None else None
+                    if known is not None:
+                        return known, target  # the last listing's page, checked then
                     self._check_json_size(content, target, status)
                     try:
-                        return decode_page(content, kind), target
+                        page = decode_page(content, kind, sharing)
+                        if memo is not None:
+                            memo[0].keep(memo[1], page)
+                        return page, target
                     except NotJson:
                         error = InvalidResponse(
                             self._redact(

@@ -26,6 +26,7 @@ from modelsync.catalog.records import (
     ModelRecord,
     ModelSchemaRecord,
     PaginationRecord,
+    RecordSharing,
     SklearnFrameworkRecord,
     VersionRecord,
     XGBoostFrameworkRecord,
@@ -216,6 +217,7 @@ class PageKind(Generic[RecordT]):
     accept: Callable[[RecordT], bool]  # finishes a fast-decoded item; False: use pydantic
     item_type: type[BaseModel]
     convert: Callable[[Any], RecordT]
+    share: Callable[[RecordSharing, RecordT], None]  # its equal parts shared (RecordSharing)
 
 
 MODEL_PAGES: PageKind[ModelRecord] = PageKind(
@@ -224,6 +226,7 @@ MODEL_PAGES: PageKind[ModelRecord] = PageKind(
     _accept_model,
     Model,
     record_of,
+    RecordSharing.share_model,
 )
 VERSION_PAGES: PageKind[VersionRecord] = PageKind(
     "ModelVersion",
@@ -231,6 +234,7 @@ VERSION_PAGES: PageKind[VersionRecord] = PageKind(
     _accept_version,
     ModelVersion,
     version_record_of,
+    RecordSharing.share_version,
 )
 
 
@@ -250,28 +254,35 @@ def _decode_fast(body: bytes | bytearray, kind: PageKind[RecordT]) -> ParsedPage
     return ParsedPage(items, (), envelope.pagination, tuple(item.id for item in items))
 
 
-def decode_page(body: bytes | bytearray, kind: PageKind[RecordT]) -> ParsedPage[RecordT]:
+def decode_page(
+    body: bytes | bytearray, kind: PageKind[RecordT], sharing: RecordSharing | None = None
+) -> ParsedPage[RecordT]:
     """The records of one page, and the entries that failed validation.
 
-    Raises NotJson when the body is not JSON and NotAPage when the envelope is invalid. The
-    result holds no reference to `body`.
+    `sharing`: the RecordSharing of the listing the page belongs to (None: one of this page
+    alone); equal parts of its records are kept once. Raises NotJson when the body is not
+    JSON and NotAPage when the envelope is invalid. The result holds no reference to `body`.
     """
-    fast = _decode_fast(body, kind)
-    if fast is not None:
-        return fast
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
-        raise NotJson from None
-    try:
-        page = parse_page(payload, kind.item_type)
-    except ValidationError as error:
-        raise NotAPage(describe_validation_error(error)) from None
-    del payload
-    convert = kind.convert
-    return ParsedPage(
-        tuple(convert(item) for item in page.items),
-        page.skipped,
-        page.pagination,
-        page.entry_ids,
-    )
+    decoded = _decode_fast(body, kind)
+    if decoded is None:
+        # In this frame: json.loads nests as deep here as the fast path does (_STACK_MARGIN).
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            raise NotJson from None
+        try:
+            page = parse_page(payload, kind.item_type)
+        except ValidationError as error:
+            raise NotAPage(describe_validation_error(error)) from None
+        del payload
+        convert = kind.convert
+        decoded = ParsedPage(
+            tuple(convert(item) for item in page.items),
+            page.skipped,
+            page.pagination,
+            page.entry_ids,
+        )
+    share, shared = kind.share, RecordSharing() if sharing is None else sharing
+    for item in decoded.items:
+        share(shared, item)
+    return decoded

@@ -94,6 +94,7 @@ async def run_operator(
     # Its own connections: the watches hold theirs open and never take the writers'.
     watch_api = KubeApi(load_configuration(options.kubeconfig, options.context), max_workers=1)
     modelrefs = ModelRefWatches(watch_api, runtime.modelref_event)
+    runtime.context.modelref_cache = modelrefs.cache
     registry = kopf.OperatorRegistry()
     register(registry, runtime, modelrefs)
     elector: LeaderElector | None = None

@@ -222,9 +222,9 @@ def _add_limit_flags(parser: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--max-concurrent-writes",
         type=positive_int,
-        default=16,
+        default=8,
         metavar="N",
-        help="Kubernetes writes in flight at once, over all syncs (default 16)",
+        help="Kubernetes writes in flight at once, over all syncs (default 8)",
     )
     limits.add_argument(
         "--sync-timeout",

@@ -64,6 +64,7 @@ class ApplyResult:
     version_changes: int = 0
     failures: list[WriteFailure] = field(default_factory=list)
     written: dict[str, list[str]] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)  # names deleted (or found gone)
 
     def record(self, obj: WrittenObject | None) -> None:
         if obj is not None and obj.name and obj.resource_version:
@@ -150,6 +151,7 @@ async def apply_plan(
         with contextlib.suppress(KubeNotFound):  # already gone: the desired state
             await bounded(lambda: delete_modelref(api, namespace, item.name, uid=item.uid))
         result.deleted += 1
+        result.removed.append(item.name)
 
     steps: list[Awaitable[None]] = [
         *(guarded(i.name, i.model_fqn, "create", partial(create, i)) for i in plan.creates),

@@ -1,5 +1,6 @@
-"""The watch of the ModelRefs the operator manages (label app.kubernetes.io/managed-by), one per
-namespace that holds a ModelCatalogSync, each on a thread of its own.
+"""The watch of the ModelRefs of the syncs (label modelsync.dev/sync), one per namespace that
+holds a ModelCatalogSync, each on a thread of its own; it feeds the namespace's cache
+(kube/modelref_cache.py), which sync passes plan against instead of a LIST, and drift repair.
 
 Kopf used to watch them. Its processing of one watch event (causes, handler invocation,
 progress state, a worker task per object) costs about as much CPU as one of our writes, and
@@ -30,15 +31,10 @@ from typing import Any
 import msgspec
 import urllib3
 
-from modelsync.api.constants import (
-    GROUP,
-    LABEL_MANAGED_BY,
-    MANAGED_BY_VALUE,
-    PLURAL_MODELREF,
-    VERSION,
-)
+from modelsync.api.constants import GROUP, LABEL_SYNC, PLURAL_MODELREF, VERSION
 from modelsync.kube.client import KubeApi
 from modelsync.kube.errors import KubeApiError, error_from_status
+from modelsync.kube.modelref_cache import NamespaceCache
 
 __all__ = ["Deliver", "ModelRefWatches", "NamespaceWatch"]
 
@@ -47,7 +43,9 @@ logger = logging.getLogger(__name__)
 # (event type: ADDED, MODIFIED, DELETED, or None for a listed object; the object)
 Deliver = Callable[[str | None, Mapping[str, Any]], None]
 
-SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
+# Every ModelRef a sync's LIST would find (label modelsync.dev/sync=<its name>), so that the
+# cache can stand in for that LIST.
+SELECTOR = LABEL_SYNC
 _READ = 1 << 16
 _EVENT_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED"})
 _JOIN_TIMEOUT = 5.0  # a thread still in a LIST ends with the request's own timeout
@@ -91,8 +89,10 @@ class NamespaceWatch:
         backoff: float = 1.0,
         server_timeout: int = 300,
         page_size: int = 500,
+        cache: NamespaceCache | None = None,
     ) -> None:
         self.namespace = namespace
+        self.cache = cache
         self._page_size = page_size
         self._api = api
         self._deliver = deliver
@@ -143,6 +143,7 @@ class NamespaceWatch:
                     break
                 if isinstance(exc, msgspec.DecodeError):
                     self._version = None  # an answer we cannot read: start over
+                self._control(NamespaceCache.watch_failed)
                 (logger.debug if self._failing else logger.warning)(
                     "watch of ModelRefs in namespace %s: %s (retrying every %ss)",
                     self.namespace,
@@ -155,6 +156,7 @@ class NamespaceWatch:
     def _list(self) -> str:
         """Deliver every managed ModelRef as a type-None event; the list's resourceVersion."""
         token = ""
+        self._control(NamespaceCache.relist_started)
         while True:
             query = {"labelSelector": SELECTOR, "limit": str(self._page_size)}
             if token:
@@ -181,6 +183,7 @@ class NamespaceWatch:
             self._post([(None, item) for item in page.items])
             token = page.metadata.continue_
             if not token:
+                self._control(NamespaceCache.relist_done)
                 return page.metadata.resourceVersion
 
     def _watch(self, version: str) -> None:
@@ -214,6 +217,7 @@ class NamespaceWatch:
         if self._failing:
             logger.info("watch of ModelRefs in namespace %s resumed", self.namespace)
             self._failing = False
+            self._control(NamespaceCache.watch_resumed)
         ended = False
         try:
             rest = b""
@@ -268,6 +272,15 @@ class NamespaceWatch:
         except RuntimeError:  # the event loop is closed: nobody to deliver to
             self._stopping.set()
 
+    def _control(self, step: Callable[[NamespaceCache], None]) -> None:
+        """Tell the cache (on the loop, in order with the events) how the watch goes."""
+        if self.cache is None or self._stopping.is_set():
+            return
+        try:
+            self._loop.call_soon_threadsafe(step, self.cache)
+        except RuntimeError:
+            self._stopping.set()
+
     # -- the event loop ---------------------------------------------------------------------
 
     def _hand_over(self, batch: list[tuple[str | None, Mapping[str, Any]]]) -> None:
@@ -275,6 +288,8 @@ class NamespaceWatch:
             if self._stopping.is_set():
                 return
             try:
+                if self.cache is not None:
+                    self.cache.put(event_type, obj)
                 self._deliver(event_type, obj)
             except Exception:  # one bad event must not cost the others
                 logger.exception("handling a ModelRef watch event failed")
@@ -302,6 +317,11 @@ class ModelRefWatches:
     @property
     def namespaces(self) -> frozenset[str]:
         return frozenset(self._watches)
+
+    def cache(self, namespace: str) -> NamespaceCache | None:
+        """The ModelRefs of `namespace` as its watch delivered them; None: not watched."""
+        watch = self._watches.get(namespace)
+        return watch.cache if watch is not None else None
 
     def follow(self, event_type: str | None, sync: Mapping[str, Any]) -> None:
         """A ModelCatalogSync watch event: start or stop its namespace's watch."""
@@ -331,6 +351,7 @@ class ModelRefWatches:
                 asyncio.get_running_loop(),
                 backoff=self._backoff,
                 server_timeout=self._server_timeout,
+                cache=NamespaceCache(namespace),
             )
             self._watches[namespace] = watch
             watch.start()

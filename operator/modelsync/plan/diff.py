@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -79,9 +80,9 @@ def _status_patch(
     return {"status": status.to_k8s()}
 
 
-def _create(desired: DesiredRef, now: datetime) -> CreateRef:
+def _create_body(desired: DesiredRef) -> JsonDict:
     owner = desired.owner
-    body: JsonDict = {
+    return {
         "apiVersion": API_VERSION,
         "kind": KIND_MODELREF,
         "metadata": {
@@ -93,12 +94,20 @@ def _create(desired: DesiredRef, now: datetime) -> CreateRef:
         },
         "spec": desired.spec,
     }
+
+
+def _create_status(desired: DesiredRef, now: datetime) -> JsonDict:
     want = desired.ready.model_copy(update={"observed_generation": 1})
-    return CreateRef(
-        name=desired.name,
-        model_fqn=desired.model_fqn,
-        body=body,
-        status=_status_patch(set_condition([], want, now), 1, now),
+    return _status_patch(set_condition([], want, now), 1, now)
+
+
+def _create(desired: DesiredRef, now: datetime) -> CreateRef:
+    """Rendered when written (CreateRef.rendered), from `desired` and `now`."""
+    return CreateRef.rendered(
+        desired.name,
+        desired.model_fqn,
+        partial(_create_body, desired),
+        partial(_create_status, desired, now),
     )
 
 

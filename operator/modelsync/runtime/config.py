@@ -19,7 +19,7 @@ class OperatorConfig:
     )
     max_concurrent_syncs: int = 4  # passes planning and writing at once
     max_concurrent_syncs_per_host: int = 2  # passes reading one catalog (scheme://host:port)
-    max_concurrent_writes: int = 16
+    max_concurrent_writes: int = 8
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # per catalog response, decompressed
     sync_timeout: float = DEFAULT_SYNC_TIMEOUT  # wall-clock deadline of a whole sync pass
     default_interval: float = 300.0  # seconds; used when a spec has no interval

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from modelsync.kube.apply import ApplyResult, apply_plan
 from modelsync.kube.client import KubeApi
+from modelsync.kube.modelref_cache import NamespaceCache
 from modelsync.plan import CreateRef, SyncPlan, UpdateRef
 from modelsync.runtime.bodies import metadata_of
 
@@ -35,16 +36,24 @@ def merged(first: ApplyResult, second: ApplyResult) -> ApplyResult:
         version_changes=first.version_changes + second.version_changes,
         failures=[*first.failures, *second.failures],
         written=written,
+        removed=[*first.removed, *second.removed],
     )
 
 
 class ModelRefWriter:
     """Applies plans to one namespace under the operator-wide write limit."""
 
-    def __init__(self, api: KubeApi, namespace: str, writes: asyncio.Semaphore) -> None:
+    def __init__(
+        self,
+        api: KubeApi,
+        namespace: str,
+        writes: asyncio.Semaphore,
+        cache: Callable[[], NamespaceCache | None] | None = None,
+    ) -> None:
         self._api = api
         self._namespace = namespace
         self._writes = writes
+        self._cache = cache  # told of every write, so that no plan reads what preceded it
         self._own_versions: dict[str, deque[str]] = {}
 
     async def apply(self, plan: SyncPlan) -> ApplyResult:
@@ -65,6 +74,9 @@ class ModelRefWriter:
         for name, versions in applied.written.items():
             kept = self._own_versions.setdefault(name, deque(maxlen=_OWN_VERSIONS_KEPT))
             kept.extend(versions)
+        cache = self._cache() if self._cache is not None else None
+        if cache is not None:
+            cache.expect(applied.written, applied.removed)
 
     def is_own_write(self, body: Mapping[str, Any]) -> bool:
         """Is this ModelRef body the result of one of the recent writes?"""

@@ -21,7 +21,7 @@ from modelsync.plan import (
     select_desired,
 )
 
-__all__ = ["plan_off_the_loop", "select_off_the_loop"]
+__all__ = ["PlanMemo", "SelectionMemo", "plan_off_the_loop"]
 
 
 async def plan_off_the_loop(
@@ -35,15 +35,59 @@ async def plan_off_the_loop(
     return await asyncio.to_thread(partial(plan_sync, models, spec, existing, **keywords))
 
 
-async def select_off_the_loop(
-    models: Iterable[ModelRecord | Model],
-    spec: ModelCatalogSyncSpec,
-    sync: SyncRef,
-    resolutions: Mapping[str, VersionResolution],
-    failed_lookups: Mapping[str, str],
-) -> Selection:
-    """The desired ModelRefs as if none existed yet (`select_desired`), on a worker thread:
-    which spec digests the plan expects, before the ModelRefs are listed."""
-    return await asyncio.to_thread(
-        partial(select_desired, models, spec, sync, resolutions, {}, failed_lookups)
-    )
+class SelectionMemo:
+    """The last selection of one sync and what it was made of. `select_desired` is pure, so a
+    pass whose listing (the records compare by value), spec, sync and version look-ups equal
+    the last pass's reuses its selection: a steady sync selects nothing anew. Used by one
+    sync pass at a time."""
+
+    def __init__(self) -> None:
+        self._made_of: tuple[Any, ...] | None = None
+        self._selection: Selection | None = None
+
+    async def select(
+        self,
+        models: Iterable[ModelRecord | Model],
+        spec: ModelCatalogSyncSpec,
+        sync: SyncRef,
+        resolutions: Mapping[str, VersionResolution],
+        failed_lookups: Mapping[str, str],
+    ) -> Selection:
+        made_of = (tuple(models), spec, sync, dict(resolutions), dict(failed_lookups))
+        last, last_selection = self._made_of, self._selection
+
+        def select() -> Selection:
+            if last_selection is not None and last == made_of:
+                return last_selection
+            return select_desired(made_of[0], spec, sync, resolutions, {}, failed_lookups)
+
+        self._made_of = self._selection = None  # a pass that fails half-way leaves no memo
+        selection = await asyncio.to_thread(select)
+        self._made_of, self._selection = made_of, selection
+        return selection
+
+
+class PlanMemo:
+    """The last plan of one sync when it had nothing to do, and what it was made of: the
+    selection (the very object, SelectionMemo's), the ModelRefs (the watch cache at one
+    version: the same entries) and the listing's verdict. A pass made of the same plans the
+    same, `now` aside, which only dates what a plan writes, and this plan writes nothing and
+    keeps no removed ModelRef (whose removal could come due): so it is reused as it is."""
+
+    def __init__(self) -> None:
+        self._selection: Selection | None = None
+        self._made_of: tuple[Any, ...] | None = None
+        self._plan: SyncPlan | None = None
+
+    def reuse(self, selection: Selection, made_of: tuple[Any, ...]) -> SyncPlan | None:
+        if self._plan is None or selection is not self._selection or made_of != self._made_of:
+            return None
+        return self._plan
+
+    def keep(self, selection: Selection, made_of: tuple[Any, ...] | None, plan: SyncPlan) -> None:
+        """`made_of` None: the ModelRefs came from a LIST; nothing is kept."""
+        idle = plan.write_count == 0 and plan.retained_total == 0 and plan.guard is None
+        if made_of is None or not idle:
+            self._selection = self._made_of = self._plan = None
+            return
+        self._selection, self._made_of, self._plan = selection, made_of, plan

@@ -44,10 +44,12 @@ from modelsync.catalog.records import ModelRecord
 from modelsync.kube.apply import ApplyResult
 from modelsync.kube.client import KubeApi
 from modelsync.kube.errors import KubeApiError
-from modelsync.kube.modelref_states import list_modelref_states
+from modelsync.kube.modelref_cache import NamespaceCache
+from modelsync.kube.modelref_states import SpecNeeded, list_modelref_states
 from modelsync.kube.secrets import SecretKeyMissing, SecretNotFound, SecretNotOptedIn
 from modelsync.plan import (
     DesiredRef,
+    ExistingRef,
     SyncOutcome,
     SyncPlan,
     SyncRef,
@@ -77,7 +79,7 @@ from modelsync.runtime.outcomes import (
     internal_error_message,
 )
 from modelsync.runtime.ownership import OwnershipResolver
-from modelsync.runtime.planning import plan_off_the_loop, select_off_the_loop
+from modelsync.runtime.planning import PlanMemo, SelectionMemo, plan_off_the_loop
 from modelsync.runtime.status_writer import StatusWriter
 from modelsync.runtime.timing import failure_delay, success_delay
 from modelsync.runtime.worker import DriftEvent, Outcome
@@ -87,6 +89,10 @@ __all__ = ["RuntimeContext", "SyncRunner"]
 logger = logging.getLogger(__name__)
 
 PassEnd = tuple[Outcome, SyncReport]
+
+# How long a pass waits for its own last writes to come back through the ModelRef watch
+# before it LISTs instead (they come within milliseconds when the watch is well).
+CACHE_WAIT = 2.0
 
 
 @dataclass
@@ -103,6 +109,9 @@ class RuntimeContext:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     rng: random.Random = field(default_factory=random.Random)
     sync_gates: SyncGates | None = None
+    # The ModelRefs of a namespace as the operator's own watch delivered them (None: not
+    # watched): a pass plans against it instead of a LIST when it can.
+    modelref_cache: Callable[[str], NamespaceCache | None] | None = None
 
     @cached_property
     def gates(self) -> SyncGates:
@@ -128,7 +137,7 @@ class SyncRunner:
         self._api = ctx.api
         self.desired: Mapping[str, DesiredRef] = {}
         self.retained_refs = 0  # kept as RemovedFromCatalog (Ready=False), not in `desired`
-        self._writer = ModelRefWriter(ctx.api, namespace, ctx.writes)
+        self._writer = ModelRefWriter(ctx.api, namespace, ctx.writes, self._cache)
         self._ownership = OwnershipResolver(ctx.api, namespace, self._writer, ctx.clock)
         self._drift = DriftRepairer(ctx.api, namespace, name, self._writer, ctx.clock)
         self._status = StatusWriter(ctx.api, namespace, name, heartbeat=ctx.config.status_heartbeat)
@@ -136,6 +145,8 @@ class SyncRunner:
             ctx.api, namespace, ctx.config, ctx.observer, ctx.connect_guard
         )
         self._lookups = VersionLookupCache()
+        self._selections = SelectionMemo()
+        self._plans = PlanMemo()
         self._named = NamedRefresher(
             namespace,
             name,
@@ -312,7 +323,7 @@ class SyncRunner:
             async with planning:
                 # Which specs the ModelRef LIST must read whole: those whose digest cannot
                 # vouch for them (changed, or edited since); a steady sync reads none.
-                selection = await select_off_the_loop(
+                selection = await self._selections.select(
                     listing.models, spec, sync_ref, resolutions, failed_lookups
                 )
                 expected = selection.expected_digests()
@@ -324,22 +335,31 @@ class SyncRunner:
                         expected[name], found, generation, observed
                     )
 
-                existing = await list_modelref_states(
-                    self._api, self.namespace, self.name, spec_needed
-                )
-                plan = await plan_off_the_loop(
-                    listing.models,
-                    spec,
-                    existing,
-                    sync=sync_ref,
-                    now=self._ctx.clock(),
-                    resolutions=resolutions,
-                    listing_complete=listing.complete,
-                    listing_problem=listing.inconsistency,
-                    failed_lookups=failed_lookups,
-                    skipped_model_ids=[s.id for s in listing.skipped if s.id is not None],
-                    preselected=selection,
-                )
+                skipped = tuple(s.id for s in listing.skipped if s.id is not None)
+                cache = self._cache()
+                made_of: tuple[Any, ...] | None = None
+                if cache is not None and await cache.settle(CACHE_WAIT):
+                    made_of = (cache, cache.version, listing.complete, listing.inconsistency)
+                    made_of += (skipped, sync_ref)
+                reused = self._plans.reuse(selection, made_of) if made_of else None
+                if reused is not None:
+                    plan = reused
+                else:
+                    existing, cached = await self._existing(spec_needed)
+                    plan = await plan_off_the_loop(
+                        listing.models,
+                        spec,
+                        existing,
+                        sync=sync_ref,
+                        now=self._ctx.clock(),
+                        resolutions=resolutions,
+                        listing_complete=listing.complete,
+                        listing_problem=listing.inconsistency,
+                        failed_lookups=failed_lookups,
+                        skipped_model_ids=skipped,
+                        preselected=selection,
+                    )
+                    self._plans.keep(selection, made_of if cached else None, plan)
                 plan, known_foreign = await self._ownership.skip_known_foreign(plan)
         except KubeApiError as exc:
             return await self._kube_failure(exc, interval, failures, secrets)
@@ -552,6 +572,21 @@ class SyncRunner:
         return done.report
 
     # --- drift repair (runtime/drift.py) -------------------------------------------------
+
+    def _cache(self) -> NamespaceCache | None:
+        source = self._ctx.modelref_cache
+        return source(self.namespace) if source is not None else None
+
+    async def _existing(self, spec_needed: SpecNeeded) -> tuple[list[ExistingRef], bool]:
+        """This sync's ModelRefs, and whether they came from the watch's cache (when it can
+        stand in for the LIST, kube/modelref_cache.py), else from one LIST."""
+        cache = self._cache()
+        if cache is not None and await cache.settle(CACHE_WAIT):
+            states = cache.snapshot(self.name, spec_needed)
+            if states is not None:
+                return states, True
+        listed = await list_modelref_states(self._api, self.namespace, self.name, spec_needed)
+        return listed, False
 
     def wants_repair(self, event_type: str | None, body: Mapping[str, Any]) -> bool:
         return self._drift.wants_repair(self.desired, event_type, body)

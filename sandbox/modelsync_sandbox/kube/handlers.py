@@ -28,7 +28,7 @@ from modelsync_sandbox.kube.operations import (
 from modelsync_sandbox.kube.protobuf import PROTOBUF
 from modelsync_sandbox.kube.resources import ResourceType
 from modelsync_sandbox.kube.routing import Target
-from modelsync_sandbox.kube.store import Store
+from modelsync_sandbox.kube.store import Store, object_key
 from modelsync_sandbox.kube.table import render_builtin_table, render_table
 from modelsync_sandbox.kube.watch import (
     FAULT_KEY,
@@ -49,6 +49,25 @@ VERB_KEY = web.RequestKey("verb", tuple[str, str, str])
 
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def encoded(store: Store, rt: ResourceType, wire: JsonObject, stored: JsonObject) -> bytes:
+    """dumps(wire) of a stored object as served: kept with the stored object when `wire` is
+    that object (stored objects never change), so repeated reads (GET, LIST) of an unchanged
+    object encode it once. Writes do not keep theirs: most objects are written more often
+    than read."""
+    if wire is not stored:
+        return dumps(wire)
+    coll = store.collections.get(rt.storage_key)
+    if coll is None:
+        return dumps(wire)
+    key = object_key(stored)
+    known = coll.encoded.get(key)
+    if known is None or known[0] is not stored:
+        if coll.objects.get(key) is not stored:
+            return dumps(wire)  # not (or no longer) the stored object: nothing to keep
+        known = coll.encoded[key] = (stored, dumps(wire))
+    return known[1]
 
 
 def json_response(
@@ -280,7 +299,7 @@ class ResourceHandlers:
                     "metadata": wire.get("metadata", {}),
                 }
             )
-        return json_response(wire)
+        return json_response(wire, body=encoded(self.store, rt, wire, obj))
 
     def _list(self, request: web.Request, target: Target) -> web.Response:
         rt = target.rt
@@ -316,9 +335,22 @@ class ResourceHandlers:
                     "items": items,
                 }
             )
-        if not rt.custom:
-            # Built-in lists carry kind/apiVersion on the list only, as kube-apiserver's do.
-            wire = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in wire]
+        if rt.custom:
+            # The list's JSON with each item's from encoded(): what dumps(list) would give.
+            head = dumps(
+                {
+                    "kind": rt.list_kind,
+                    "apiVersion": rt.api_version,
+                    "metadata": list_meta,
+                    "items": [],
+                }
+            )
+            joined = b",".join(
+                encoded(self.store, rt, w, o) for w, o in zip(wire, result.items, strict=True)
+            )
+            return json_response(None, body=head[:-3] + b"[" + joined + b"]}")
+        # Built-in lists carry kind/apiVersion on the list only, as kube-apiserver's do.
+        wire = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in wire]
         return json_response(
             {
                 "kind": rt.list_kind,

@@ -357,14 +357,19 @@ def compare(
 _PLAIN_TYPES = frozenset((str, int, bool, type(None)))
 
 
-def _plain(value: Any) -> bool:
-    """A scalar, or a map or list of scalars, with no float in it."""
+def _self_equal(value: Any) -> bool:
+    """json_equal(value, value) all the way down: no NaN anywhere in it (and only JSON
+    types). Comparing such a value with itself finds nothing at any path under it."""
     kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return True
+    if kind is float:
+        return bool(value == value)
     if kind is dict:
-        return all(type(v) in _PLAIN_TYPES for v in value.values())
+        return all(type(item) in _PLAIN_TYPES or _self_equal(item) for item in value.values())
     if kind is list:
-        return all(type(v) in _PLAIN_TYPES for v in value)
-    return kind in _PLAIN_TYPES
+        return all(type(item) in _PLAIN_TYPES or _self_equal(item) for item in value)
+    return False
 
 
 def _empty(value: Any) -> bool:
@@ -381,7 +386,7 @@ def _compare(
 ) -> None:
     """Two present values at `path`: leaves (and atomic values, and two empty ones) are
     equal or modified; maps and keyed lists are compared item by item."""
-    if lhs is rhs and _plain(lhs):
+    if lhs is rhs and _self_equal(lhs):
         return  # one value (shared by two versions of an object) is equal to itself
     kind = _effective(node, rhs if rhs is not None else lhs)
     granular_map = (

@@ -61,6 +61,9 @@ class Collection:
         self.window_start = window_start
         self.watchers: set[Watcher] = set()
         self._sorted: list[ObjKey] | None = None
+        # The JSON of stored objects (as served, when that is the stored object itself), by
+        # key: reads reuse it while the object is the one stored (see handlers.encoded).
+        self.encoded: dict[ObjKey, tuple[JsonObject, bytes]] = {}
 
     def sorted_keys(self) -> list[ObjKey]:
         if self._sorted is None:
@@ -81,6 +84,7 @@ class Collection:
 
     def record(self, event: Event) -> None:
         key = object_key(event.obj)
+        self.encoded.pop(key, None)
         if event.type == DELETED:
             del self.objects[key]
             self._sorted = None

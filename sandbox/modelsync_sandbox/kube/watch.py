@@ -213,7 +213,12 @@ async def _pump(
         if wr.bookmarks:
             wait = min(wait, max(next_bookmark - now, 0.0))
         try:
-            first = await asyncio.wait_for(queue.get(), timeout=wait)
+            if queue.empty():
+                # (asyncio.timeout, not wait_for: no task of its own per wait)
+                async with asyncio.timeout(wait):
+                    first = await queue.get()
+            else:
+                first = queue.get_nowait()
         except TimeoutError:
             if request.transport is None or request.transport.is_closing():
                 return  # the client went away
