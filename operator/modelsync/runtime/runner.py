@@ -321,8 +321,9 @@ class SyncRunner:
         planning = asyncio.timeout_at(deadline)
         try:
             async with planning:
-                # Which specs the ModelRef LIST must read whole: those whose digest cannot
-                # vouch for them (changed, or edited since); a steady sync reads none.
+                # Which specs the pass must read whole (from the watch's cache or the LIST):
+                # those whose digest cannot vouch for them (changed, or edited since); a
+                # steady sync reads none.
                 selection = await self._selections.select(
                     listing.models, spec, sync_ref, resolutions, failed_lookups
                 )
