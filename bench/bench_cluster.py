@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from inflight_relay import InflightRelay
+from inflight_relay import Relay
 from kubernetes import client, watch
 
 from modelsync.api.constants import (
@@ -73,7 +73,7 @@ class BenchCluster(ABC):
         self.namespace = namespace
         # How the report names where the operator's writes were read from.
         self.write_log_name = "server log"
-        self.relay: InflightRelay | None = None
+        self.relay: Relay | None = None
         self._api: client.ApiClient | None = None
         self._kube: KubeApi | None = None
 

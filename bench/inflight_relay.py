@@ -15,8 +15,9 @@ import contextlib
 import ssl
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["InflightRelay", "RelayedRequest"]
+__all__ = ["InflightRelay", "Relay", "RelayedRequest"]
 
 _WRITE_METHODS = frozenset({b"POST", b"PUT", b"PATCH", b"DELETE"})
 
@@ -26,6 +27,25 @@ class RelayedRequest:
     method: str
     target: str  # path and query, as on the request line
     status: int  # 0: the connection closed before a response
+
+
+class Relay(Protocol):
+    """What the bench reads of a relay, in this process (InflightRelay) or another
+    (relay_process.RelayProcess)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def max_in_flight(self) -> int: ...
+
+    @property
+    def writes_seen(self) -> int: ...
+
+    @property
+    def requests(self) -> list[RelayedRequest]: ...
+
+    def reset_max(self) -> None: ...
 
 
 class _Exchange:

@@ -55,9 +55,11 @@ from modelsync_sandbox.catalog_server import CatalogSandbox
 PROFILE_COMPONENTS = [
     Component("catalog listing (HTTP, JSON decode, pydantic)", "CatalogClient.list_models"),
     Component("version lookups", "SyncRunner._resolve_versions"),
-    Component("Kubernetes client threads (HTTP, JSON: LIST pages, writes)", thread="kube"),
+    Component("Kubernetes client threads (HTTP, JSON: LIST pages)", thread="kube"),
+    Component("ModelRef watch (decoding events, the cache)", thread="watch modelrefs"),
     Component("plan_sync (desired ModelRefs, diff)", "plan_sync"),
-    Component("apply_plan (writes, awaiting the client threads)", "apply_plan"),
+    Component("Kubernetes writes on the event loop (aiohttp)", "LoopHttp.request"),
+    Component("apply_plan (bodies, statuses, waiting for writes)", "apply_plan"),
     Component("status and report", "SyncRunner._finish"),
     Component("rest of the sync pass", "SyncRunner.sync"),
     Component("drift check of ModelRef watch events", "OperatorRuntime.modelref_event"),

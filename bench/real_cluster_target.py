@@ -70,6 +70,7 @@ class RealCluster(BenchCluster):
         self.admin_kubeconfig = kubeconfig or workdir / "admin.kubeconfig"
         self.state_dir = state_dir or (workdir / "control-plane" if self.owned else None)
         self._operator_kubeconfig = workdir / "operator.kubeconfig"  # through the relay
+        self._inflight: InflightRelay | None = None
         self._up_called = False
         self._namespace_created = False
         self._namespace_rbac = f"modelsync-bench-{self.namespace}"
@@ -98,17 +99,18 @@ class RealCluster(BenchCluster):
                 timeout=UP_TIMEOUT,
             )
         host, port, tls = _upstream(self.admin_kubeconfig)
-        self.relay = InflightRelay(host, port, upstream_tls=tls)
-        self.relay.start_in_thread()
+        relay = InflightRelay(host, port, upstream_tls=tls)
+        relay.start_in_thread()
+        self.relay = self._inflight = relay
         self._api = config.new_client_from_config(config_file=str(self.admin_kubeconfig))  # type: ignore[no-untyped-call]
         self._kube = KubeApi(load_configuration(str(self.admin_kubeconfig)), max_workers=1)
 
     def stop(self) -> None:
         try:
             self.close_clients()
-            if self.relay is not None:
-                self.relay.stop_in_thread()
-                self.relay = None
+            if self._inflight is not None:
+                self._inflight.stop_in_thread()
+                self._inflight = self.relay = None
             if self._rbac_created:
                 self._kubectl(
                     "delete",

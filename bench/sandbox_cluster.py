@@ -1,17 +1,17 @@
 """The bench's sandbox cluster: the sandbox API server (plain HTTP, in the bench process)
-behind the in-flight relay; its request log tells the operator's writes and LISTs."""
+behind the in-flight relay (a process of its own); the server's request log tells the
+operator's writes and LISTs."""
 
 from __future__ import annotations
 
 import gc
 import os
-import sys
 import time
 from pathlib import Path
 
 from bench_cluster import WRITE_VERBS, BenchCluster, established, selects_sync
-from inflight_relay import InflightRelay
 from kubernetes import client, config
+from relay_process import RelayProcess
 
 from modelsync.api.constants import PLURAL_SYNC
 from modelsync.crds import crd_documents
@@ -20,8 +20,6 @@ from modelsync_sandbox.kube import KubeSandbox
 from modelsync_sandbox.kube.kubeconfig import write_kubeconfig
 
 __all__ = ["NAMESPACE", "SandboxCluster"]
-
-_SWITCH_INTERVAL = 0.0005  # seconds
 
 NAMESPACE = "bench"
 _CRD_API = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
@@ -33,7 +31,7 @@ class SandboxCluster(BenchCluster):
         self.write_log_name = "sandbox log"
         self.sandbox = KubeSandbox(kubeconfig_path=workdir / "sandbox.kubeconfig", tls=False)
         self._operator_kubeconfig = workdir / "operator.kubeconfig"  # through the relay
-        self._switch_interval = sys.getswitchinterval()
+        self._relay_process: RelayProcess | None = None
 
     @property
     def kubeconfig(self) -> Path:
@@ -43,8 +41,7 @@ class SandboxCluster(BenchCluster):
 
     def start(self) -> None:
         self.sandbox.start_in_thread()
-        self.relay = InflightRelay(self.sandbox.host, self.sandbox.port)
-        self.relay.start_in_thread()
+        self.relay = self._relay_process = RelayProcess(self.sandbox.host, self.sandbox.port)
         write_kubeconfig(self.kubeconfig, self.relay.url, self.sandbox.token, None)
         self._api = config.new_client_from_config(config_file=str(self.sandbox.kubeconfig_path))  # type: ignore[no-untyped-call]
         self._kube = KubeApi(load_configuration(str(self.sandbox.kubeconfig_path)), max_workers=1)
@@ -53,23 +50,20 @@ class SandboxCluster(BenchCluster):
         # stores N ModelRefs).
         gc.collect()
         gc.freeze()
-        # The API server, the relay and the catalog are threads of this one process: a request
-        # crosses from the relay's thread to the server's and back. At the default interval
-        # (5 ms) a thread that wants the GIL from a busy one waits up to that long per
-        # crossing, which paces the operator's writes instead of the server's work.
-        sys.setswitchinterval(_SWITCH_INTERVAL)
 
     def stop(self) -> None:
-        sys.setswitchinterval(self._switch_interval)
         self.close_clients()
-        if self.relay is not None:
-            self.relay.stop_in_thread()
-            self.relay = None
+        if self._relay_process is not None:
+            self._relay_process.stop()
+            self._relay_process = self.relay = None
         self.sandbox.stop_in_thread()
         gc.unfreeze()
 
     def server_processes(self) -> dict[str, int]:
-        return {"bench process (API+catalog)": os.getpid()}
+        processes = {"bench process (API+catalog)": os.getpid()}
+        if self._relay_process is not None:
+            processes["in-flight relay"] = self._relay_process.pid
+        return processes
 
     # --- setup ---------------------------------------------------------------------------
 

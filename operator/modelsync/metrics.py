@@ -57,6 +57,7 @@ class OperatorMetrics:
             PlatformCollector(registry=r)
             GCCollector(registry=r)
         self._seen: set[tuple[str, str]] = set()
+        self._kube_series: dict[tuple[str, str, int | None], tuple[Counter, Counter | None]] = {}
         per_sync = ["namespace", "sync"]
         self.syncs = Counter(
             "modelsync_syncs",
@@ -149,9 +150,20 @@ class OperatorMetrics:
         self.catalog_requests.labels(_code(status_code)).inc()
 
     def kube_request(self, verb: str, resource: str, status: int | None) -> None:
-        self.kube_requests.labels(verb, resource, _code(status)).inc()
-        if verb in WRITE_VERBS and status is not None and 200 <= status <= 299:
-            self.kube_writes.labels(verb, resource).inc()
+        # Called for every request (thousands per first sync): the labelled series of each
+        # (verb, resource, status) are looked up once. They are never removed.
+        key = (verb, resource, status)
+        series = self._kube_series.get(key)
+        if series is None:
+            written = verb in WRITE_VERBS and status is not None and 200 <= status <= 299
+            series = self._kube_series[key] = (
+                self.kube_requests.labels(verb, resource, _code(status)),
+                self.kube_writes.labels(verb, resource) if written else None,
+            )
+        requests, writes = series
+        requests.inc()
+        if writes is not None:
+            writes.inc()
 
     def leader_changed(self, leading: bool) -> None:
         self.leader.set(1 if leading else 0)

@@ -1,11 +1,13 @@
 """The bench's in-flight relay (bench/inflight_relay.py) in front of a real local HTTP server:
 bytes pass unchanged both ways (large bodies too), each request is logged with its response
 status, writes in flight are counted, and a connection that ends mid-request or cannot
-reach the server ends cleanly."""
+reach the server ends cleanly. In a process of its own (bench/relay_process.py) it reports
+the same figures."""
 
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import sys
 import threading
@@ -18,6 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from inflight_relay import InflightRelay, RelayedRequest
+from relay_process import RelayProcess
 
 BIG = bytes(range(256)) * 8192  # 2 MiB, more than any socket buffer holds
 
@@ -161,3 +164,40 @@ def test_stop_closes_open_connections(relay: InflightRelay) -> None:
     conn.sock.settimeout(10)
     assert conn.sock.recv(10) == b""
     conn.close()
+
+
+def test_the_relay_in_a_process_of_its_own_reports_the_same() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Upstream.release.clear()
+    relay = RelayProcess("127.0.0.1", server.server_address[1])
+    try:
+        assert relay.pid != os.getpid()
+        conns = [http.client.HTTPConnection("127.0.0.1", relay.port, timeout=10) for _ in "ab"]
+        for conn in conns:
+            conn.request("POST", "/wait", body=b"abc")
+        for _ in conns:
+            assert _Upstream.waiting.acquire(timeout=10)
+        _Upstream.release.set()
+        for conn in conns:
+            assert conn.getresponse().read() == b"cba"
+        conns[0].request("GET", "/missing")
+        assert conns[0].getresponse().read() == b"no"
+        for conn in conns:
+            conn.close()
+        assert (relay.max_in_flight, relay.writes_seen) == (2, 2)
+        assert sorted(relay.requests, key=lambda r: r.method) == [
+            RelayedRequest("GET", "/missing", 404),
+            RelayedRequest("POST", "/wait", 201),
+            RelayedRequest("POST", "/wait", 201),
+        ]
+        relay.reset_max()
+        assert (relay.max_in_flight, relay.writes_seen, relay.requests) == (0, 0, [])
+    finally:
+        _Upstream.release.set()
+        relay.stop()
+        server.shutdown()
+        server.server_close()
+    assert relay.exit_code == 0

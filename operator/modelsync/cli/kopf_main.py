@@ -135,9 +135,9 @@ async def run_operator(
         )
     finally:
         await modelrefs.close()
-        watch_api.close()
+        await watch_api.aclose()
         await runtime.shutdown()  # every loop stopped before the Lease is given up
         if elector is not None:
             await elector.stop()
         if lease_api is not None:
-            lease_api.close()
+            await lease_api.aclose()

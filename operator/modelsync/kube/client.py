@@ -7,13 +7,15 @@ blocks and the pool size bounds how many requests are in flight.
 
 `KubeApi.send` is the lean path of the frequent requests (ModelRef writes and reads, Events):
 it sends what an operation of the generated client would (same method, URL, headers and JSON
-body; tests/operator/test_kube_wire.py compares them on the wire), built here and handed
-straight to the client's connection pool, with the body encoded once and the answer decoded
-only as far as the caller needs. The generated layer would validate every argument, walk and
-re-encode the body and decode the whole answer: at thousands of writes per sync that costs
-more CPU than the HTTP exchange itself. Authentication, TLS, proxies, timeouts, retries, the
-write gate, typed errors and the request observer are those of `call`. `fetch` and `stream`
-do the same synchronously, without observer or gate, for a reader on a thread of its own
+body; tests/operator/test_kube_wire.py compares them on the wire), with the body encoded once
+and the answer decoded only as far as the caller needs. The generated layer would validate
+every argument, walk and re-encode the body and decode the whole answer: at thousands of
+writes per sync that costs more CPU than the HTTP exchange itself. With a plain configuration
+(no proxy or other pool-only setting) the request goes out on the event loop itself
+(kube/loop_http.py: no thread hand-off, a C header parser); otherwise it is handed straight to
+the client's connection pool on a thread. Authentication, TLS, timeouts, the write gate,
+typed errors and the request observer are those of `call`. `fetch` and `stream` do the same
+synchronously, without observer or gate, for a reader on a thread of its own
 (kube/modelref_watch.py).
 """
 
@@ -36,6 +38,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from modelsync.kube.errors import KubeConfigError, KubeWriteFenced, error_from_status
+from modelsync.kube.loop_http import NoResponse, TlsFailure, loop_http_for
 
 __all__ = [
     "ROUTES",
@@ -78,8 +81,15 @@ class _Route:
             raise TypeError(f"{self.template} takes {len(self.fields)} path arguments")
         # Each argument is one path segment, encoded as the generated client does.
         return self.template.format_map(
-            {field: quote(str(arg), safe="") for field, arg in zip(self.fields, args, strict=True)}
+            {field: _segment(arg) for field, arg in zip(self.fields, args, strict=True)}
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _segment(arg: str) -> str:
+    """One path segment, percent-encoded; names repeat (namespace, group, each object's name
+    written twice), so the encoding is remembered."""
+    return quote(str(arg), safe="")
 
 
 _CUSTOM = "/apis/{group}/{version}/namespaces/{namespace}/{plural}"
@@ -157,6 +167,7 @@ class KubeApi:
         self._may_write = may_write
         self._auth: tuple[float, dict[str, str]] = (0.0, {})
         self._pool: tuple[str, urllib3.HTTPConnectionPool, str] | None = None
+        self._loop_http = loop_http_for(configuration, limit=max_workers + 4)
 
     async def call(
         self,
@@ -215,6 +226,10 @@ class KubeApi:
 
         `verb`, `resource`, `action`, failures and the write gate as for `call`."""
         route = ROUTES[operation.__name__]
+        if self._loop_http is not None:
+            return await self._send_on_loop(
+                verb, resource, action, route.method, route.path(path), decode, body, content_type
+            )
         return await self.call(
             verb,
             resource,
@@ -226,6 +241,51 @@ class KubeApi:
             body,
             content_type,
         )
+
+    async def _send_on_loop(
+        self,
+        verb: str,
+        resource: str,
+        action: str,
+        method: str,
+        path: str,
+        decode: Callable[[bytes], T],
+        body: bytes | None,
+        content_type: str | None,
+    ) -> T:
+        http = self._loop_http
+        assert http is not None
+        expires, base = self._auth
+        if time.monotonic() >= expires:
+            # A credential refresh may run an exec plugin: never on the loop.
+            base = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._base_headers
+            )
+        # The headers http.client and the generated client send, no more.
+        headers = {**base, "Accept": _JSON, "Accept-Encoding": "identity"}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        if verb in WRITE_VERBS and self._may_write is not None and not self._may_write():
+            raise KubeWriteFenced(f"{action}: not sent: writes are fenced off")
+        status: int | None = None
+        try:
+            answer_status, data = await http.request(
+                method, path, body, headers, time_limit=self._request_timeout
+            )
+        except TlsFailure as exc:
+            status = 0  # as the generated client reports it
+            raise error_from_status(action, status, None) from exc
+        except NoResponse as exc:
+            raise error_from_status(action, None, None) from exc
+        else:
+            if not 200 <= answer_status <= 299:
+                status = answer_status
+                raise error_from_status(action, status, data.decode("utf-8", "replace"))
+            status = 200
+            return decode(data)
+        finally:
+            if self._on_request is not None:
+                self._on_request(verb, resource, status)
 
     def fetch(
         self,
@@ -387,8 +447,17 @@ class KubeApi:
         return headers
 
     def close(self) -> None:
+        """Release threads and connections; from a coroutine, prefer `aclose`."""
+        if self._loop_http is not None:
+            self._loop_http.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._api_client.close()  # type: ignore[no-untyped-call]
+
+    async def aclose(self) -> None:
+        """`close`, waiting for the event loop's connections to be closed."""
+        if self._loop_http is not None:
+            await self._loop_http.aclose()
+        self.close()
 
 
 class _Fenced(Exception):

@@ -136,4 +136,4 @@ class OperatorRuntime:
         await self.syncs.stop_all()
         if not self._closed:
             self._closed = True
-            self.api.close()
+            await self.api.aclose()
