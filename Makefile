@@ -27,9 +27,13 @@ $(STAMP): $(PYPROJECTS)
 	touch $(STAMP)
 
 $(DEMO_STAMP): $(PYPROJECTS)
-	$(make_venv)
-	$(BIN)/python -m pip install --quiet -e . -e ./sandbox
-	touch $(DEMO_STAMP)
+	@echo "make demo: installing the operator and its sandbox into $(VENV) (first run only)"
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python >= 3.11 required")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e . -e ./sandbox
+	@touch $(DEMO_STAMP)
+	@echo "make demo: installed; starting the demo"
 
 lint: $(STAMP)
 	$(BIN)/ruff check operator sandbox tests bench scripts
@@ -53,7 +57,7 @@ unit: $(STAMP) control-plane
 test: lint typecheck importcheck unit
 
 demo: $(DEMO_STAMP)
-	$(BIN)/modelsync demo
+	@$(BIN)/modelsync demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/operator_bench.py $(BENCH_ARGS)

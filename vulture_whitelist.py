@@ -116,3 +116,12 @@ _.label_selector_from_dict
 _.DEFAULT_FIELD_LABELS
 _.matching
 _.total_writes
+
+# PyYAML: a loader's hook that render.py's strict loader overrides (duplicate keys).
+_.construct_mapping
+
+# logging: a LogRecord's cached stack text, cleared with its exc_info (runtime/logs.py).
+_.exc_text
+
+# The sandbox API server's fault injection, armed by the tests (tests/operator, tests/sandbox_kube).
+_.fail

@@ -2,7 +2,7 @@
 
     python scripts/gen_reference.py                      # rewrite docs/reference.md
     python scripts/gen_reference.py --check              # exit 1 if it is stale
-    python scripts/gen_reference.py --list-undocumented  # fields without a description
+    python scripts/gen_reference.py --list-undocumented  # fields without a description (exit 1)
 
 The output depends only on the CRD files (schema order is kept), so it is stable
 across runs and machines.
@@ -276,13 +276,22 @@ def render_reference(crds: Sequence[Mapping[str, Any]]) -> str:
 
 
 def undocumented_fields(crds: Sequence[Mapping[str, Any]]) -> list[str]:
-    """`Kind.path` of every field (not array items) without a description."""
+    """`Kind.path` of every field (not array items) without a description, the root's
+    apiVersion and kind included. The root metadata is not asked for: the API server
+    refuses a description there and publishes ObjectMeta's."""
     missing: list[str] = []
     for crd in crds:
         kind = crd["spec"]["names"]["kind"]
         for version in crd["spec"]["versions"]:
-            for f in iter_fields(version["schema"]["openAPIV3Schema"]):
-                if not f.description and not f.path.endswith("[]"):
+            schema = version["schema"]["openAPIV3Schema"]
+            root = schema.get("properties") or {}
+            missing += [
+                f"{kind}.{name}"
+                for name in ("apiVersion", "kind")
+                if name in root and not str(root[name].get("description", "")).strip()
+            ]
+            for f in iter_fields(schema):
+                if not f.description.strip() and not f.path.endswith("[]"):
                     missing.append(f"{kind}.{f.path}")
     return missing
 
@@ -294,7 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="exit 1 if --output is stale")
     mode.add_argument(
-        "--list-undocumented", action="store_true", help="print fields without a description"
+        "--list-undocumented",
+        action="store_true",
+        help="print fields without a description; exit 1 if there are any",
     )
     args = parser.parse_args(argv)
     crds = load_crds(args.crds)
@@ -302,9 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"no CustomResourceDefinition found in {args.crds}", file=sys.stderr)
         return 2
     if args.list_undocumented:
-        for name in undocumented_fields(crds):
+        missing = undocumented_fields(crds)
+        for name in missing:
             print(name)
-        return 0
+        return 1 if missing else 0
     text = render_reference(crds)
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else None

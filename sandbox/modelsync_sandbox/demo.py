@@ -39,9 +39,10 @@ from modelsync.api.constants import (
     PLURAL_SYNC,
     VERSION,
 )
+from modelsync.cli.tables import format_table, human_duration
 from modelsync.crds import crd_documents
 from modelsync_sandbox.catalog_server import DEFAULT_TOKEN, CatalogSandbox
-from modelsync_sandbox.kube.table import human_duration, parse_timestamp
+from modelsync_sandbox.kube.table import parse_timestamp
 
 if TYPE_CHECKING:  # both load slowly; imported when used
     from kubernetes.client import ApiClient
@@ -200,18 +201,6 @@ def modelref_rows(items: Sequence[Mapping[str, Any]], now: datetime) -> list[lis
             ]
         )
     return sorted(rows, key=lambda row: row[0])
-
-
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns laid out as kubectl's tabwriter does (minimum width 6, padding 3; the last
-    column is not padded)."""
-    table = [list(header), *(list(r) for r in rows)]
-    widths = [max(6, max(len(row[i]) for row in table) + 3) for i in range(len(header) - 1)]
-    lines = []
-    for row in table:
-        padded = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        lines.append("".join(padded) + row[-1])
-    return "\n".join(lines) + "\n"
 
 
 def kubectl_hint(kubeconfig: Path, namespace: str) -> str:

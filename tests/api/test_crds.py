@@ -104,7 +104,10 @@ def _schema_at(root: dict[str, Any], json_path: str) -> dict[str, Any] | None:
     ("filename", "expected"),
     [
         ("modelrefs.yaml", ["Model", "Version", "Alias", "Framework", "Ready", "Reason", "Age"]),
-        ("modelcatalogsyncs.yaml", ["URL", "Models", "Ready", "Reason", "Last Sync", "Age"]),
+        (
+            "modelcatalogsyncs.yaml",
+            ["URL", "Models", "Ready", "Reason", "Last Sync", "Age", "Message"],
+        ),
     ],
 )
 def test_printer_columns(filename: str, expected: list[str]) -> None:
@@ -113,13 +116,13 @@ def test_printer_columns(filename: str, expected: list[str]) -> None:
     columns = version["additionalPrinterColumns"]
     assert [col["name"] for col in columns] == expected
     for col in columns:
-        assert col.get("priority", 0) == (1 if col["name"] == "Reason" else 0)
+        assert col.get("priority", 0) == (1 if col["name"] in ("Reason", "Message") else 0)
         if col["jsonPath"] == ".metadata.creationTimestamp":
             assert col["type"] == "date"
             continue
         target = _schema_at(root, col["jsonPath"])
         assert target is not None, f"{col['jsonPath']} is not in the schema"
-        if col["name"] in ("Ready", "Reason"):
+        if col["name"] in ("Ready", "Reason", "Message"):
             assert col["jsonPath"].startswith(READY_FILTER)
             continue
         wanted = {"integer": ("integer", None), "date": ("string", "date-time")}

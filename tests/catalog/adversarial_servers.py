@@ -4,7 +4,8 @@ scripted pages, endless or compressed bodies, responses dripped one byte at a ti
 `ScriptedServer` speaks just enough HTTP/1.1 over a raw asyncio socket: it reads a request
 head, asks `respond(request)` for a Reply and writes it. A Reply is either a status, headers
 and a body (bytes, or an async iterator of chunks sent chunked), or `raw`: an async iterator
-of the exact bytes to put on the wire.
+of the exact bytes to put on the wire. `NotTlsServer` answers whatever arrives as a plain-http
+server answers a TLS ClientHello.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ Responder = Callable[[SeenRequest], Reply]
 
 
 class ScriptedServer:
-    """`async with ScriptedServer(respond) as server:`; `server.url`, `server.requests`."""
+    """`async with ScriptedServer(respond) as server:`; `server.url`, `server.requests`.
+
+    `accepted` counts TCP connections, `connections` those that also finished the TLS
+    handshake (with `tls`): a client refusing the certificate shows as accepted only.
+    """
 
     def __init__(
         self,
@@ -60,6 +65,7 @@ class ScriptedServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.requests: list[SeenRequest] = []
+        self.accepted = 0
         self.connections = 0
         self.bytes_sent = 0
 
@@ -78,7 +84,8 @@ class ScriptedServer:
         return f"{'https' if self._tls else 'http'}://{host}:{self.port}"
 
     async def __aenter__(self) -> ScriptedServer:
-        self._server = await asyncio.start_server(self._serve, self._host, 0, ssl=self._tls)
+        # TLS starts inside _serve, so that connections failing the handshake are counted.
+        self._server = await asyncio.start_server(self._serve, self._host, 0)
         return self
 
     async def __aexit__(
@@ -100,9 +107,12 @@ class ScriptedServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
-        self.connections += 1
-        connection = self.connections
+        self.accepted += 1
         try:
+            if self._tls is not None:
+                await asyncio.wait_for(writer.start_tls(self._tls), 5)
+            self.connections += 1
+            connection = self.connections
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 request = _parse_head(head, connection)
@@ -113,12 +123,18 @@ class ScriptedServer:
                     break
         # Cancelled at shutdown while a client keeps its connection open: end quietly, as
         # Python 3.11's stream server logs a cancelled handler as an error.
-        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, asyncio.CancelledError):
+        except (
+            asyncio.IncompleteReadError,
+            ConnectionError,
+            ssl.SSLError,
+            TimeoutError,
+            asyncio.CancelledError,
+        ):
             pass
         finally:
             self._tasks.discard(task)
             writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            with contextlib.suppress(ConnectionError, ssl.SSLError, asyncio.CancelledError):
                 await writer.wait_closed()
 
     async def _write(self, writer: asyncio.StreamWriter, reply: Reply) -> None:
@@ -149,6 +165,54 @@ class ScriptedServer:
         writer.write(data)
         await writer.drain()
         self.bytes_sent += len(data)
+
+
+class NotTlsServer:
+    """A plain-http port addressed as https: every connection is answered with
+    `HTTP/1.1 400 Bad Request` as soon as its first bytes (a TLS ClientHello) arrive, then
+    closed. `connections` counts them; `url` is the https URL a misconfigured client uses."""
+
+    def __init__(self) -> None:
+        self._server: asyncio.Server | None = None
+        self.connections = 0
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return f"https://127.0.0.1:{port}"
+
+    async def __aenter__(self) -> NotTlsServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._server is not None
+        self._server.close()
+        await asyncio.wait_for(self._server.wait_closed(), 5)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            # The whole ClientHello record is read first: closing with unread bytes would
+            # reset the connection before the client reads the answer.
+            header = await asyncio.wait_for(reader.readexactly(5), 5)
+            await asyncio.wait_for(reader.readexactly(int.from_bytes(header[3:5], "big")), 5)
+            writer.write(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            await writer.drain()
+        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
 
 def _parse_head(head: bytes, connection: int) -> SeenRequest:

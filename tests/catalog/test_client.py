@@ -368,6 +368,6 @@ async def test_models_endpoint_404_is_not_found(catalog_server: CatalogSandbox) 
             await client.list_models()
     assert not isinstance(caught.value, VersionsEndpointUnsupported)
     assert caught.value.reason == "CatalogUnavailable"
-    assert "GET /api/ml/v9/models?offset=0&limit=100" in str(caught.value)
+    assert f"GET {catalog_server.url}/api/ml/v9/models?offset=0&limit=100" in str(caught.value)
     assert len(catalog_server.requests) == 1
     assert MODELS_PATH not in str(caught.value)

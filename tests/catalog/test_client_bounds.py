@@ -88,11 +88,12 @@ async def test_declared_300_mb_body_is_refused_before_reading() -> None:
         async with client_for(server) as client:
             outcome, peak = await peak_bytes_of(client.list_models)
         sent = server.bytes_sent
+        url = server.url
     assert isinstance(outcome, ResponseTooLarge)
     assert outcome.reason == "ResponseTooLarge"
     assert outcome.status_code == 200
     assert str(outcome) == (
-        "GET /api/ml/v1/models?offset=0&limit=100: HTTP 200: response refused: its "
+        f"GET {url}/api/ml/v1/models?offset=0&limit=100: HTTP 200: response refused: its "
         "Content-Length is larger than the limit of 33554432 bytes (counted after "
         "decompression); raise --max-response-bytes if the catalog really serves pages this "
         "large"
@@ -224,9 +225,10 @@ async def test_dripping_server_fails_at_the_whole_request_deadline(headers_first
         with pytest.raises(TransportFailure) as caught:
             await client.list_models()
         elapsed = time.monotonic() - started
+        url = server.url
     assert str(caught.value) == (
-        "GET /api/ml/v1/models?offset=0&limit=100: no complete response within 0.4s "
-        "(gave up after 2 attempts)"
+        f"GET {url}/api/ml/v1/models?offset=0&limit=100: no complete response within 0.4s; "
+        "is the catalog up and reachable from here? (gave up after 2 attempts)"
     )
     assert caught.value.reason == "CatalogUnavailable"
     assert len(server.requests) == 2

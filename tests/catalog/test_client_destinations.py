@@ -58,13 +58,14 @@ async def test_loopback_is_refused_by_default_and_never_contacted() -> None:
             with pytest.raises(DestinationRefused) as caught:
                 await c.list_models()
         assert server.connections == 0
+        url = server.url
     error = caught.value
     assert error.reason == "CatalogNotAllowed"
     assert error.status_code is None
     assert str(error) == (
-        "GET /api/ml/v1/models?offset=0&limit=100: refusing to connect to 127.0.0.1 at "
-        "127.0.0.1, a loopback address; name the host explicitly in --allowed-hosts to "
-        "allow it"
+        f"GET {url}/api/ml/v1/models?offset=0&limit=100: refusing to connect to "
+        "127.0.0.1 at 127.0.0.1, a loopback address; name the host explicitly in "
+        "--allowed-hosts to allow it"
     )
     assert sleep.delays == []  # not retried
     assert statuses == [None]

@@ -1,4 +1,5 @@
-"""CatalogClient failures against the real sandbox catalog: retries, give-up, typed errors."""
+"""CatalogClient failures against the real sandbox catalog: retries, give-up, typed errors,
+and messages that name the catalog (`GET scheme://host:port/path?query`) and the fix."""
 
 from __future__ import annotations
 
@@ -72,8 +73,8 @@ async def test_500_forever_gives_up_after_the_attempts(catalog_server: CatalogSa
     assert len(catalog_server.requests) == FAST_RETRY.attempts
     assert sleep.delays == pytest.approx([0.01, 0.02, 0.04])
     assert str(error) == (
-        f"GET {MODELS_PATH}?offset=0&limit=100: HTTP 500 Internal Server Error "
-        "(gave up after 4 attempts)"
+        f"GET {catalog_server.url}{MODELS_PATH}?offset=0&limit=100: HTTP 500 Internal Server "
+        "Error (gave up after 4 attempts)"
     )
 
 
@@ -134,11 +135,12 @@ async def test_429_forever_raises_rate_limited_with_retry_after(
     assert caught.value.status_code == 429
 
 
-async def test_connection_refused_is_a_transport_failure() -> None:
+async def test_connection_refused_is_retried_and_names_the_catalog() -> None:
     sleep = RecordingSleep()
     statuses: list[int | None] = []
+    port = closed_port()
     client = CatalogClient(
-        f"http://127.0.0.1:{closed_port()}",
+        f"http://127.0.0.1:{port}",
         "token",
         retry=FAST_RETRY,
         sleep=sleep,
@@ -149,7 +151,11 @@ async def test_connection_refused_is_a_transport_failure() -> None:
             await client.list_models()
     assert caught.value.reason == "CatalogUnavailable"
     assert caught.value.status_code is None
-    assert "cannot connect" in str(caught.value)
+    assert str(caught.value) == (
+        f"GET http://127.0.0.1:{port}{MODELS_PATH}?offset=0&limit=100: cannot connect to "
+        f"http://127.0.0.1:{port} (connection refused); is the URL right and the catalog up? "
+        "(gave up after 4 attempts)"
+    )
     assert len(sleep.delays) == FAST_RETRY.attempts - 1
     assert statuses == [None] * FAST_RETRY.attempts  # no status: one transport error each
 
@@ -170,12 +176,20 @@ async def test_timeout_forever_raises(catalog_server: CatalogSandbox) -> None:
     async with make_client(catalog_server, timeout=0.2, retry=policy) as client:
         with pytest.raises(TransportFailure) as caught:
             await client.list_models()
-    assert "no complete response within 0.2s" in str(caught.value)
-    assert "gave up after 2 attempts" in str(caught.value)
+    assert str(caught.value) == (
+        f"GET {catalog_server.url}{MODELS_PATH}?offset=0&limit=100: no complete response "
+        "within 0.2s; is the catalog up and reachable from here? (gave up after 2 attempts)"
+    )
     catalog_server.faults.delay(0)
 
 
-@pytest.mark.parametrize(("token", "why"), [(None, "no token"), ("wrong", "rejected the token")])
+@pytest.mark.parametrize(
+    ("token", "why"),
+    [
+        (None, "no token was sent"),
+        ("wrong", "the catalog rejected the token; put a valid one in the token Secret"),
+    ],
+)
 async def test_401_is_unauthorized_and_not_retried(
     catalog_server: CatalogSandbox, token: str | None, why: str
 ) -> None:
@@ -185,7 +199,9 @@ async def test_401_is_unauthorized_and_not_retried(
             await client.list_models()
     assert caught.value.status_code == 401
     assert caught.value.reason == "Unauthorized"
-    assert why in str(caught.value)
+    assert str(caught.value) == (
+        f"GET {catalog_server.url}{MODELS_PATH}?offset=0&limit=100: HTTP 401 Unauthorized: {why}"
+    )
     assert sleep.delays == []
     assert len(catalog_server.requests) == 1
 
@@ -292,6 +308,8 @@ def test_client_rejects_bad_configuration() -> None:
         CatalogClient("ftp://catalog", "t")
     with pytest.raises(ValueError, match="credentials"):
         CatalogClient("https://user:pw@catalog", "t")
+    with pytest.raises(ValueError, match="query or fragment"):
+        CatalogClient("https://catalog/?key=secret", "t")
     with pytest.raises(ValueError, match="page_size"):
         CatalogClient("https://catalog", "t", page_size=0)
     with pytest.raises(ValueError, match="attempts"):

@@ -316,8 +316,9 @@ async def test_inconsistent_version_pages_are_an_invalid_response() -> None:
         async with client:
             with pytest.raises(InvalidResponse) as caught:
                 await client.list_model_versions("m-1")
+        url = server.url
     assert caught.value.reason == "InvalidResponse"
     assert str(caught.value) == (
-        "GET /api/ml/v1/model-versions for model m-1: inconsistent listing: the page at "
+        f"GET {url}/api/ml/v1/model-versions for model m-1: inconsistent listing: the page at "
         "offset 5 had 2 entries, fewer than the page size 5, before the reported total 9"
     )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import trustme
 
+from catalog.adversarial_servers import NotTlsServer, Reply, ScriptedServer
 from catalog.client_support import FAST_RETRY, RecordingSleep, closed_port, reject_next_request
 from modelsync.catalog import (
     CatalogClient,
@@ -108,6 +111,21 @@ async def _destination_refused(sandbox: CatalogSandbox) -> object:
     return await _listing(sandbox, connect_guard=restricted_destinations_guard(lambda _: False))
 
 
+async def _untrusted_certificate(_sandbox: CatalogSandbox) -> object:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("localhost").configure_cert(context)
+    async with (
+        ScriptedServer(lambda _request: Reply(), tls=context) as server,
+        _client(server.url_for("localhost"), SECRET) as client,
+    ):
+        return await client.list_models()
+
+
+async def _not_tls(_sandbox: CatalogSandbox) -> object:
+    async with NotTlsServer() as server, _client(server.url, SECRET) as client:
+        return await client.list_models()
+
+
 SCENARIOS: dict[str, Scenario] = {
     "server-error": _server_error,
     "rate-limited": _rate_limited,
@@ -122,6 +140,8 @@ SCENARIOS: dict[str, Scenario] = {
     "runaway": _runaway,
     "too-large": _too_large,
     "destination-refused": _destination_refused,
+    "untrusted-certificate": _untrusted_certificate,
+    "not-tls": _not_tls,
 }
 
 

@@ -1,14 +1,20 @@
-"""`modelsync render` against the sandbox catalog: output, exit codes, messages, secrecy."""
+"""`modelsync render` against the sandbox catalog: output, exit codes, messages, secrecy.
+
+Exit status: 0 rendered, 1 invalid input, 2 usage, 3 the catalog could not be listed."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from cli_process import modelsync_process
 from modelsync.cli import main
 from modelsync_sandbox.catalog_server import CatalogSandbox
 
@@ -96,8 +102,8 @@ def test_a_rejected_token_fails_without_showing_it(
     code, out, err = render(
         capsys, "-f", str(manifest), "--allow-insecure-http", "--token-env", "RENDER_TEST_TOKEN"
     )
-    assert (code, out) == (1, "")
-    assert "listing the catalog failed (Unauthorized)" in err
+    assert (code, out) == (3, "")
+    assert "ModelCatalogSync ml/render-test: listing the catalog failed (Unauthorized)" in err
     assert BAD_TOKEN not in err
 
 
@@ -125,9 +131,12 @@ def test_invalid_spec(
     monkeypatch.setenv("MODELSYNC_TOKEN", "anything")
     path = tmp_path / "bad.yaml"
     path.write_text(sync_yaml("https://example.com", select={"namePattern": "(["}))
-    code, _, err = render(capsys, "-f", str(path))
-    assert code == 2
-    assert "invalid spec: spec.select.namePattern: invalid regular expression" in err
+    code, out, err = render(capsys, "-f", str(path))
+    assert (code, out) == (1, "")
+    assert (
+        f'{path}: ModelCatalogSync "render-test": spec.select.namePattern: invalid regular '
+        "expression"
+    ) in err
 
 
 def test_unreachable_catalog(
@@ -142,7 +151,7 @@ def test_unreachable_catalog(
     code, out, err = render(
         capsys, "-f", str(path), "--allow-insecure-http", "--catalog-attempts", "1"
     )
-    assert (code, out) == (1, "")
+    assert (code, out) == (3, "")
     assert "listing the catalog failed (CatalogUnavailable)" in err
 
 
@@ -162,7 +171,7 @@ def test_an_inconsistent_listing_renders_nothing_and_fails(
     monkeypatch.setenv("MODELSYNC_TOKEN", str(catalog_server_thread.token))
     catalog_server_thread.faults.understate_total(3, path_prefix="/api/ml/v1/models")
     code, out, err = render(capsys, "-f", str(manifest), "--allow-insecure-http")
-    assert (code, out) == (1, "")
+    assert (code, out) == (3, "")
     assert "listing is inconsistent" in err
     assert "InconsistentListing" in err
 
@@ -190,3 +199,120 @@ def test_a_secret_without_the_opt_in_label_renders_with_a_warning(
     assert 'warning: Secret "tfy" lacks the label modelsync.dev/catalog-credentials' in err
     assert "SecretNotOptedIn" in err
     assert "kubectl label secret tfy modelsync.dev/catalog-credentials=true" in err
+
+
+# -- the command as CI runs it (subprocesses) ----------------------------------------------
+
+
+def modelsync(
+    *args: str, cwd: Path, token: str | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "MODELSYNC_TOKEN"}
+    if token is not None:
+        env["MODELSYNC_TOKEN"] = token
+    return modelsync_process("render", *args, cwd=cwd, env=env, stdin=stdin)
+
+
+def test_an_unknown_field_fails_and_names_the_field(tmp_path: Path) -> None:
+    """The issue's typo: `select.namepattern` used to render every model, silently."""
+    path = tmp_path / "sync.yaml"
+    path.write_text(sync_yaml("https://catalog.example.com", select={"namepattern": "^fraud"}))
+    done = modelsync("-f", str(path), cwd=tmp_path, token="unused")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        f'{path}: ModelCatalogSync "render-test": unknown field "spec.select.namepattern" '
+        '(did you mean "spec.select.namePattern"?)',
+        "modelsync render: 1 problem found; nothing rendered",
+    ]
+
+
+def test_a_bad_duration_is_explained_by_the_rule(tmp_path: Path) -> None:
+    path = tmp_path / "sync.yaml"
+    path.write_text(sync_yaml("https://catalog.example.com", interval="5 minutes"))
+    done = modelsync("-f", str(path), cwd=tmp_path, token="unused")
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(
+        f'{path}: ModelCatalogSync "render-test": spec.interval: Invalid value: "5 minutes": '
+    )
+    assert lines[0].endswith(
+        "(expected a duration such as 30s, 5m or 1h30m (units h, m, s, ms, us, ns))"
+    )
+    assert lines[1].endswith(
+        "evaluating rule: interval must be a duration of at least 10s, e.g. 30s, 5m or 1h"
+    )
+
+
+def test_several_syncs_from_a_file_and_stdin_render_sorted_and_stable(
+    tmp_path: Path, catalog_server_thread: CatalogSandbox
+) -> None:
+    url = catalog_server_thread.url
+    two = tmp_path / "two.yaml"
+    docs = [
+        yaml.safe_load(sync_yaml(url, select={"mlRepos": [repo]})) for repo in ("fraud", "churn")
+    ]
+    docs[0]["metadata"]["name"] = "z-fraud"
+    docs[1]["metadata"]["name"] = "a-churn"
+    two.write_text(yaml.safe_dump_all(docs))
+    third = yaml.safe_load(sync_yaml(url, select={"mlRepos": ["churn"]}))
+    third["metadata"]["namespace"] = "other"
+    args = ("-f", str(two), "-f", "-", "--allow-insecure-http", "--no-status")
+    token = str(catalog_server_thread.token)
+    done = modelsync(*args, cwd=tmp_path, token=token, stdin=yaml.safe_dump(third))
+    assert done.returncode == 0, done.stderr
+    rendered = list(yaml.safe_load_all(done.stdout))
+    keys = [
+        (d["metadata"]["namespace"], d["metadata"]["labels"]["modelsync.dev/sync"])
+        for d in rendered
+    ]
+    assert keys == sorted(keys)
+    assert {sync for _, sync in keys} == {"a-churn", "z-fraud", "render-test"}
+    assert done.stdout.count("# ModelRefs of ModelCatalogSync") == 3
+    again = modelsync(*args, cwd=tmp_path, token=token, stdin=yaml.safe_dump(third))
+    assert again.stdout == done.stdout
+
+    as_json = modelsync(*args, "-o", "json", cwd=tmp_path, token=token, stdin=yaml.safe_dump(third))
+    assert as_json.returncode == 0, as_json.stderr
+    listing = json.loads(as_json.stdout)
+    assert listing["kind"] == "List"
+    assert listing["items"] == rendered
+
+
+def test_two_syncs_claiming_one_modelref_fail(
+    tmp_path: Path, catalog_server_thread: CatalogSandbox
+) -> None:
+    url = catalog_server_thread.url
+    first = tmp_path / "a.yaml"
+    second = tmp_path / "b.yaml"
+    first.write_text(sync_yaml(url, select={"mlRepos": ["churn"]}))
+    doc = yaml.safe_load(sync_yaml(url))
+    doc["metadata"]["name"] = "everything"
+    second.write_text(yaml.safe_dump(doc))
+    done = modelsync(
+        "-f",
+        str(first),
+        "-f",
+        str(second),
+        "--allow-insecure-http",
+        cwd=tmp_path,
+        token=str(catalog_server_thread.token),
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert "would be written by both ModelCatalogSync ml/everything and ml/render-test" in (
+        done.stderr
+    )
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    twice = modelsync("-f", "-", "-f", "-", cwd=tmp_path, stdin="")
+    assert (twice.returncode, twice.stdout) == (2, "")
+    assert "'-' (standard input) can be given only once" in twice.stderr
+    bad_output = modelsync("-f", "-", "-o", "table", cwd=tmp_path, stdin="")
+    assert bad_output.returncode == 2
+    assert "invalid choice: 'table'" in bad_output.stderr
+
+
+def test_empty_input_is_invalid(tmp_path: Path) -> None:
+    done = modelsync("-f", "-", cwd=tmp_path, stdin="", token="unused")
+    assert done.returncode == 1
+    assert "no ModelCatalogSync (modelsync.dev/v1alpha1) in the input" in done.stderr

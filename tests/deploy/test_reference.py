@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +45,32 @@ def test_check_fails_on_a_stale_file(tmp_path: Path) -> None:
     assert gen.main(["--check", "--output", str(output)]) == 0
     output.write_text(output.read_text(encoding="utf-8") + "edited\n", encoding="utf-8")
     assert gen.main(["--check", "--output", str(output)]) == 1
+
+
+def test_list_undocumented_names_fields_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert gen.main(["--list-undocumented"]) == 0, capsys.readouterr().out
+    assert capsys.readouterr().out == ""
+    crd = gen.load_crds(CRD_DIR)[0]
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    del schema["properties"]["kind"]["description"]
+    del schema["properties"]["spec"]["properties"]["suspend"]["description"]
+    (tmp_path / "crd.yaml").write_text(yaml.safe_dump(crd), encoding="utf-8")
+    assert gen.main(["--list-undocumented", "--crds", str(tmp_path)]) == 1
+    kind = crd["spec"]["names"]["kind"]
+    assert capsys.readouterr().out.split() == [f"{kind}.kind", f"{kind}.spec.suspend"]
+
+
+def test_descriptions_are_rendered() -> None:
+    text = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    for crd in gen.load_crds(CRD_DIR):
+        for version in crd["spec"]["versions"]:
+            for row in gen.iter_fields(version["schema"]["openAPIV3Schema"]):
+                if row.path.endswith("[]"):
+                    continue  # a list's items: the list's own row describes them
+                assert row.description, row.path
+                assert gen._cell(row.description) in text, row.path
 
 
 def _paths(schema: dict[str, Any], prefix: str = "") -> Iterator[str]:

@@ -1,17 +1,18 @@
 """The `modelsync` command: built-in and plugin commands, lazy loading, the install hint for
-the sandbox commands when modelsync-sandbox is missing, and `--version`."""
+the sandbox commands when modelsync-sandbox is missing, `--version` and `modelsync version`."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
-import sys
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 import pytest
 
+from cli_process import python_process
 from modelsync.cli import (
     BUILTIN_COMMANDS,
     ENTRY_POINT_GROUP,
@@ -36,15 +37,7 @@ def plugin(name: str, value: str = PLUGIN) -> EntryPoint:
 def python(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=cwd,
-        env=env,
-    )
+    return python_process(*args, cwd=cwd, env=env)
 
 
 def one_line(text: str) -> str:
@@ -56,7 +49,9 @@ def one_line(text: str) -> str:
 
 def test_without_plugins_only_the_built_in_commands_exist() -> None:
     assert commands([]) == BUILTIN_COMMANDS
-    assert [c.words for c in BUILTIN_COMMANDS] == [("run",), ("reconcile",), ("render",)]
+    assert {("run",), ("reconcile",), ("render",), ("version",)} <= {
+        c.words for c in BUILTIN_COMMANDS
+    }
 
 
 @pytest.mark.parametrize(
@@ -190,7 +185,13 @@ def loaded_after_parsing(argv: list[str], cwd: Path) -> set[str]:
 def test_run_loads_no_other_command_no_sandbox_and_no_kopf(tmp_path: Path) -> None:
     loaded = loaded_after_parsing(["run", "--no-leader-elect"], tmp_path)
     assert "modelsync.cli.run" in loaded
-    others = ("modelsync_sandbox", "kopf", "modelsync.cli.render", "modelsync.cli.reconcile")
+    others = (
+        "modelsync_sandbox",
+        "kopf",
+        "modelsync.cli.render",
+        "modelsync.cli.reconcile",
+        "modelsync.cli.version",
+    )
     assert not {m for m in loaded if m.startswith(others)}
 
 
@@ -240,3 +241,68 @@ def test_reconcile_refuses_a_bad_model_name_before_contacting_anything(tmp_path:
     )
     usage = python("-m", "modelsync", "reconcile", "--help", cwd=tmp_path, env=env)
     assert "--model REPO/NAME" in usage.stdout
+
+
+# -- modelsync version -------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_version_command_prints_the_apis_it_speaks(tmp_path: Path) -> None:
+    from importlib.metadata import version as distribution_version
+
+    result = python("-m", "modelsync", "version", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "modelsync 0.1.0",
+        "Kubernetes APIs: modelsync.dev/v1alpha1 (ModelCatalogSync, ModelRef), "
+        "coordination.k8s.io/v1 (Lease), v1 (Secret, Event)",
+        "Kubernetes server: 1.25 or newer (CRD validation rules); tested with v1.33.13",
+        f"Kubernetes client: kubernetes {distribution_version('kubernetes')}, "
+        f"kopf {distribution_version('kopf')} (Python)",
+        "Catalog API: TrueFoundry List Models API 0.1.0 (GET /api/ml/v1/models)",
+    ]
+    as_json = python("-m", "modelsync", "version", "-o", "json", cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert data["modelsync"] == "0.1.0"
+    assert data["kubernetes"]["apiVersions"][0] == {
+        "apiVersion": "modelsync.dev/v1alpha1",
+        "kinds": ["ModelCatalogSync", "ModelRef"],
+    }
+    assert data["catalog"] == {
+        "api": "TrueFoundry List Models API",
+        "version": "0.1.0",
+        "path": "/api/ml/v1/models",
+    }
+
+
+def test_the_versions_it_prints_are_those_of_the_crds_the_spec_and_the_tests() -> None:
+    import inspect
+
+    import yaml
+
+    from modelsync.catalog.client import CatalogClient
+    from modelsync.cli import version as version_command
+
+    spec = yaml.safe_load((REPO / "tests/data/list-models.openapi.yaml").read_text())
+    assert spec["info"]["version"] == version_command.CATALOG_API_VERSION
+    assert version_command.CATALOG_API_PATH in spec["paths"]
+    api_path = inspect.signature(CatalogClient).parameters["api_path"].default
+    assert f"{api_path}/models" == version_command.CATALOG_API_PATH
+    served = set()
+    for crd in (REPO / "crds").glob("*.yaml"):
+        document = yaml.safe_load(crd.read_text())
+        for version in document["spec"]["versions"]:
+            served.add((f"{document['spec']['group']}/{version['name']}",
+                        document["spec"]["names"]["kind"]))  # fmt: skip
+    ours = {(api, kind) for api, kinds in version_command.KUBERNETES_APIS[:1] for kind in kinds}
+    assert ours == served
+    go_mod = (REPO / "tools/control-plane/go.mod").read_text()
+    assert f"k8s.io/kubernetes {version_command.TESTED_KUBERNETES}\n" in go_mod
+
+
+def test_version_and_the_version_option_agree(tmp_path: Path) -> None:
+    option = python("-m", "modelsync", "--version", cwd=tmp_path).stdout
+    command = python("-m", "modelsync", "version", cwd=tmp_path).stdout
+    assert command.splitlines()[0] == option.strip()

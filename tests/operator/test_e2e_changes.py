@@ -48,6 +48,9 @@ def test_new_deployable_version_updates_and_a_non_deployable_one_does_not(
     assert events[0]["type"] == "Normal"
     assert "3 -> 4" in events[0]["message"]
     assert events[0]["involvedObject"]["kind"] == "ModelRef"
+    on_sync = scenario.wait(lambda: version_events(scenario, "survival"), "one on the sync")
+    assert [e["involvedObject"]["kind"] for e in on_sync] == ["ModelCatalogSync"]
+    assert on_sync[0]["message"] == f"{events[0]['message']} (modelref/{name})"
 
     assert scenario.add_version(SURVIVAL, deployable=False) == 5
     scenario.wait_handled("survival", scenario.trigger("survival"))
@@ -55,6 +58,7 @@ def test_new_deployable_version_updates_and_a_non_deployable_one_does_not(
     assert again["metadata"]["resourceVersion"] == updated["metadata"]["resourceVersion"]
     assert again["spec"]["version"]["version"] == 4
     assert len(version_events(scenario, name)) == 1
+    assert len(version_events(scenario, "survival")) == 1
 
 
 @pytest.mark.usefixtures("write_log")

@@ -250,7 +250,10 @@ async def test_apply_plan_goes_on_past_failed_items_and_counts(
         ("r.taken", "create", "Conflict"),
         ("r.taken", "delete", "Conflict"),
     ]
-    assert result.version_changes == 1
+    assert [(m.name, m.change.message) for m in result.moved] == [
+        ("r.old", "model:t/r/r.old: version 1 -> 2")
+    ]
+    assert result.events == 1  # the plan has no desired ModelRefs: no sync to post on
     assert set(result.written) == {"r.new", "r.old"}
     for name in ("r.new", "r.old"):  # the spec/create write, then the status write
         versions = result.written[name]

@@ -6,15 +6,23 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
 import sys
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 from e2e_harness import CATALOG_TOKEN, Scenario
 from observed_operator import observed, observed_scene, scrape
 
-from modelsync.runtime.logs import JsonLogFormatter, TextLogFormatter, configure_logging
+from modelsync.runtime.logs import (
+    JsonLogFormatter,
+    TextLogFormatter,
+    configure_logging,
+    connection_failure,
+    server_of,
+)
 from modelsync.runtime.observers import CATALOG_COUNT_KEYS, MODELREF_COUNT_KEYS, SyncReport
 
 __all__ = ["observed", "observed_scene"]  # fixtures used below
@@ -170,6 +178,104 @@ def test_verbose_text_logging() -> None:
     assert stream.getvalue().rstrip().endswith("DEBUG   modelsync.x: now shown")
     with pytest.raises(ValueError, match="unknown log format"):
         configure_logging("xml")
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_urllib3_retry_warnings_are_dropped_and_its_other_warnings_kept() -> None:
+    """Each retry of a Kubernetes client request was a warning of its own; the failure is
+    reported once by the code that made the request."""
+    stream = io.StringIO()
+    configure_logging("text", stream=stream)
+    pool = logging.getLogger("urllib3.connectionpool")
+    pool.warning(
+        "Retrying (%r) after connection broken by '%r': %s",
+        "Retry(total=2, connect=None, read=None, redirect=None, status=None)",
+        "NewConnectionError('Failed to establish a new connection: [Errno 111]')",
+        "/apis/coordination.k8s.io/v1/namespaces/default/leases/modelsync-leader",
+    )
+    pool.warning("Connection pool is full, discarding connection: %s", "127.0.0.1")
+    configure_logging("text", stream=stream)  # again: one filter, not two
+    pool.warning("Retrying (%r) after connection broken by '%r': %s", "Retry(total=1)", "x", "/")
+    (line,) = stream.getvalue().splitlines()
+    assert line.endswith(
+        "urllib3.connectionpool: Connection pool is full, discarding connection: 127.0.0.1"
+    )
+
+
+async def refused_connection() -> tuple[str, BaseException]:
+    """A real aiohttp failure: a request to a port that is bound but not listening."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        server = f"https://127.0.0.1:{sock.getsockname()[1]}"
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.ClientConnectorError) as raised:
+                await session.get(f"{server}/api", timeout=aiohttp.ClientTimeout(total=10))
+    return server, raised.value
+
+
+FIX = "is it running, and is the server address in the kubeconfig right?"
+
+
+@pytest.mark.usefixtures("restored_logging")
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_kopf_request_failures_are_one_line_naming_the_server(log_format: str) -> None:
+    server, exc = await refused_connection()
+    stream = io.StringIO()
+    configure_logging(log_format, stream=stream)
+    kopf = logging.getLogger("kopf._core.reactor.observation")
+    # Kopf's own wording (kopf/_cogs/clients/api.py), with the exception's repr.
+    kopf.error(f"Request attempt #1/9 failed; will retry: GET {server}/api -> {exc!r}")
+    kopf.error(f"Request attempt #9/9 failed; escalating: GET {server}/apis -> {exc!r}")
+    answered = f"Request attempt #2/9 failed; will retry: GET {server}/api -> APIServerError('x')"
+    kopf.error(answered)
+    lines = stream.getvalue().splitlines()
+    if log_format == "json":
+        lines = [json.loads(line)["message"] for line in lines]
+    assert len(lines) == 3
+    assert lines[0].endswith(
+        f"cannot reach the Kubernetes API server {server}: connection refused "
+        f"(GET /api, attempt 1/9; retrying); {FIX}"
+    )
+    assert lines[1].endswith(
+        f"cannot reach the Kubernetes API server {server}: connection refused "
+        f"(GET /apis, attempt 9/9; giving up); {FIX}"
+    )
+    assert lines[2].endswith(answered)  # an answer, not a connection failure: Kopf's words
+
+
+@pytest.mark.usefixtures("restored_logging")
+async def test_library_stacks_of_connection_failures_become_one_line() -> None:
+    server, exc = await refused_connection()
+    stream = io.StringIO()
+    configure_logging("text", stream=stream)
+    for name, message in (
+        ("kopf._cogs.aiokits.aiotasks", f"Resource observer has failed: {exc}"),
+        ("asyncio", "Task exception was never retrieved\nfuture: <Task finished name='T'>"),
+    ):
+        logging.getLogger(name).error(message, exc_info=(type(exc), exc, exc.__traceback__))
+    ours = logging.getLogger("modelsync.runtime.runner")
+    ours.error("sync failed", exc_info=(type(exc), exc, exc.__traceback__))
+    text = stream.getvalue()
+    kopf, asyncio_line, *modelsync = text.splitlines()
+    assert kopf.endswith(
+        f"kopf._cogs.aiokits.aiotasks: Resource observer has failed: cannot reach {server}: "
+        f"connection refused; {FIX}"
+    )
+    assert asyncio_line.endswith(
+        f"asyncio: Task exception was never retrieved: cannot reach {server}: connection "
+        f"refused; {FIX}"
+    )
+    assert modelsync[0].endswith("modelsync.runtime.runner: sync failed")
+    assert modelsync[1] == "Traceback (most recent call last):"  # ours keep their stacks
+
+
+async def test_what_counts_as_a_connection_failure() -> None:
+    server, exc = await refused_connection()
+    assert connection_failure(exc) == ("connection refused", FIX)
+    assert server_of(exc) == server
+    assert connection_failure(TimeoutError()) == ("no answer in time", FIX)
+    assert connection_failure(ValueError("no")) is None
+    assert server_of(TimeoutError()) is None
 
 
 # --- a running operator (started with --log-format=json) ----------------------------------

@@ -222,37 +222,42 @@ async def test_tls_is_verified_against_the_configured_ca(
         await unverified.aclose()
 
 
-def test_one_api_serves_successive_event_loops_and_closes_cleanly() -> None:
-    async def scenario(api_holder: list[KubeApi]) -> tuple[int, int]:
+def use_in_a_loop_of_its_own(api: KubeApi, *, close: bool) -> tuple[int, int]:
+    """One request to a fresh server from a new event loop; `close`: `aclose` before the
+    loop ends. The server's (requests, connections)."""
+
+    async def scenario() -> tuple[int, int]:
         server = Server(answer)
         await server.start()
         try:
-            api = kube_api(f"http://127.0.0.1:{server.port}")
-            api_holder.append(api)
+            # The same KubeApi in every loop; only the server's port differs.
+            api._loop_http.base_url = f"http://127.0.0.1:{server.port}"  # type: ignore[union-attr]
             await get_modelref(api, "n", "r")
+            if close:
+                await api.aclose()
             return server.requests, server.connections
         finally:
             await server.stop()
 
-    holder: list[KubeApi] = []
-    assert asyncio.run(scenario(holder)) == (1, 1)
-    api = holder[0]
+    return asyncio.run(scenario())
 
-    async def again() -> None:
-        server = Server(answer)
-        await server.start()
-        try:
-            # Same KubeApi, a new loop: the first loop's session cannot be used here.
-            api._loop_http.base_url = f"http://127.0.0.1:{server.port}"  # type: ignore[union-attr]
-            await get_modelref(api, "n", "r")
-            assert server.requests == 1
-        finally:
-            await server.stop()
 
-    asyncio.run(again())
+def test_one_api_serves_successive_event_loops() -> None:
+    api = kube_api("http://127.0.0.1:1")
+    # A loop that ended without aclose: its connections went with it (to the garbage
+    # collector); the next loop gets connections of its own.
+    assert use_in_a_loop_of_its_own(api, close=False) == (1, 1)
+    assert use_in_a_loop_of_its_own(api, close=False) == (1, 1)
+    api.close()  # after every loop ended: nothing left to wait for, and no error
+
+
+def test_aclose_leaves_nothing_open() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        api.close()  # that loop has ended: closed on a loop of its own
+        for _ in range(2):
+            api = kube_api("http://127.0.0.1:1")
+            assert use_in_a_loop_of_its_own(api, close=True) == (1, 1)
+            api.close()  # closed already: nothing more to do
         gc.collect()
     assert [str(w.message) for w in caught if "nclosed" in str(w.message)] == []
 

@@ -95,8 +95,11 @@ async def test_a_new_version_reaches_its_modelref_with_one_catalog_request(world
     assert catalog_requests(world) == [fqn_request(SURVIVAL)]  # the tenant of the last plan
     assert ref_version(world, "churn.churn-survival") == 4
     assert {n: v for n, v in world.versions().items() if n in others} == others
-    # spec patch, status patch, VersionChanged Event, the echo of the trigger
-    assert world.writes() - writes == report.writes == 4
+    # spec patch, status patch, VersionChanged Events on the ModelRef and on the sync, the
+    # echo of the trigger
+    assert world.writes() - writes == report.writes == 5
+    changed = events(world, "VersionChanged")
+    assert sorted(e["involvedObject"]["kind"] for e in changed) == ["ModelCatalogSync", "ModelRef"]
     after = world.sync()["status"]
     trigger = body["metadata"]["annotations"]["modelsync.dev/reconcile-requested-at"]
     assert after.pop("lastHandledReconcileAt") == trigger

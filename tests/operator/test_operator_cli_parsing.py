@@ -1,13 +1,24 @@
-"""Flags of `modelsync run` / `modelsync reconcile` and the Kubernetes error mapping (no I/O)."""
+"""Flags of `modelsync run` / `modelsync reconcile` and the Kubernetes error mapping (no I/O);
+the help and default of every command's options; run's environment variables."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 
 import pytest
 
 from modelsync.cli import reconcile as reconcile_command
 from modelsync.cli import run as run_command
+from modelsync.cli.environment import (
+    ENV_PREFIX,
+    bind_environment,
+    builtin_default,
+    builtin_type,
+    env_name,
+    env_variable,
+)
 from modelsync.kube.errors import (
     KubeApiError,
     KubeConflict,
@@ -249,3 +260,201 @@ def test_every_run_flag_has_help_text() -> None:
     for action in parser._actions:
         if action.option_strings and action.dest != "help":
             assert action.help, f"{action.option_strings} has no help"
+
+
+# -- every option documented, with its default -----------------------------------------
+
+
+def _subcommand_parsers() -> list[tuple[str, argparse.ArgumentParser]]:
+    """Every command's parser, the installed plugins' included, built as `modelsync` does."""
+    from modelsync.cli import build_parser, installed_commands
+
+    found: list[tuple[str, argparse.ArgumentParser]] = []
+
+    def walk(parser: argparse.ArgumentParser, words: tuple[str, ...]) -> None:
+        found.append((" ".join(("modelsync", *words)), parser))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, (*words, name))
+
+    walk(build_parser(installed_commands()), ())
+    return found
+
+
+def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    skip = (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)
+    return [a for a in parser._actions if a.option_strings and not isinstance(a, skip)]
+
+
+def _has_a_default(action: argparse.Action) -> bool:
+    default = builtin_default(action)
+    return default not in (None, False, [], argparse.SUPPRESS)
+
+
+def test_every_option_of_every_command_has_help_showing_its_default() -> None:
+    parsers = _subcommand_parsers()
+    commands = {name for name, _ in parsers}
+    assert {"modelsync run", "modelsync version", "modelsync render"} <= commands
+    missing = []
+    for command, parser in parsers:
+        for action in _options(parser):
+            option = "/".join(action.option_strings)
+            if not action.help:
+                missing.append(f"{command} {option}: no help")
+            elif _has_a_default(action) and "default" not in action.help.lower():
+                missing.append(f"{command} {option}: default {builtin_default(action)!r} not shown")
+    assert not missing, "\n".join(missing)
+
+
+_SHOWN_DEFAULT = re.compile(r"\(default ([^;,)\s]+)")
+
+
+def test_the_defaults_run_shows_are_its_real_defaults() -> None:
+    """`(default 10m)` in --sync-timeout's help is what it does when not given."""
+    words = {"on": True, "off": False}
+    for action in _options(run_parser()):
+        if not _has_a_default(action):
+            continue
+        assert action.help is not None
+        shown = _SHOWN_DEFAULT.search(action.help)
+        assert shown, f"{action.option_strings}: help says no '(default X)': {action.help}"
+        text = shown.group(1)
+        convert = builtin_type(action)
+        value = words.get(text, text) if convert is None else convert(text)
+        assert value == builtin_default(action), action.option_strings
+
+
+# -- environment variables ---------------------------------------------------------------
+
+
+def test_every_run_option_but_all_namespaces_has_a_variable_named_in_its_help() -> None:
+    for action in _options(run_parser()):
+        variable = env_variable(action)
+        if action.option_strings == ["-A", "--all-namespaces"]:
+            assert variable is None
+            continue
+        long = next(o for o in action.option_strings if o.startswith("--"))
+        assert variable == "MODELSYNC_" + long[2:].upper().replace("-", "_")
+        assert action.help is not None
+        assert action.help.endswith(f"[env: {variable}]")
+    text = run_parser().format_help()
+    assert "MODELSYNC_MAX_CONCURRENT_WRITES" in text
+    assert "MODELSYNC_<OPTION>" in " ".join(text.split())
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_variables_set_the_options(environ: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "MODELSYNC_NAMESPACE": "ml, ml-*",
+        "MODELSYNC_ALLOWED_HOSTS": "https://*.example.com,http://127.0.0.1:8181",
+        "MODELSYNC_ALLOW_INSECURE_HTTP": "true",
+        "MODELSYNC_LOG_FORMAT": "json",
+        "MODELSYNC_MAX_CONCURRENT_WRITES": "32",
+        "MODELSYNC_SYNC_TIMEOUT": "2m",
+        "MODELSYNC_LEADER_ELECT": "false",
+        "MODELSYNC_LIVENESS": "",
+        "MODELSYNC_KUBECONFIG": "/etc/kube/config",
+        "MODELSYNC_VERBOSE": "on",
+    }.items():
+        environ.setenv(name, value)
+    args = run_parser().parse_args([])
+    assert args.namespaces == ["ml", "ml-*"]
+    assert args.allowed_hosts == ["https://*.example.com", "http://127.0.0.1:8181"]
+    assert args.allow_insecure_http
+    assert args.verbose
+    assert (args.log_format, args.max_concurrent_writes, args.sync_timeout) == ("json", 32, 120.0)
+    assert not args.leader_elect
+    assert (args.liveness, args.kubeconfig) == ("", "/etc/kube/config")
+    config = run_command.operator_config(args)
+    assert config.max_concurrent_writes == 32
+    assert config.allowed_hosts.allow_insecure_http
+
+
+def test_the_command_line_wins_over_the_variables(environ: pytest.MonkeyPatch) -> None:
+    environ.setenv("MODELSYNC_NAMESPACE", "from-env")
+    environ.setenv("MODELSYNC_ALLOWED_HOSTS", "https://env.example.com")
+    environ.setenv("MODELSYNC_MAX_CONCURRENT_WRITES", "32")
+    environ.setenv("MODELSYNC_LEADER_ELECT", "false")
+    environ.setenv("MODELSYNC_LOG_FORMAT", "json")
+    args = run_parser().parse_args(
+        ["-n", "a", "--namespace", "b", "--allowed-hosts", "https://flag.example.com",
+         "--max-concurrent-writes", "2", "--leader-elect", "--log-format", "text"]
+    )  # fmt: skip
+    assert args.namespaces == ["a", "b"]  # replaced, not added to
+    assert args.allowed_hosts == ["https://flag.example.com"]
+    assert (args.max_concurrent_writes, args.leader_elect, args.log_format) == (2, True, "text")
+    everywhere = run_parser().parse_args(["-A"])
+    assert everywhere.all_namespaces
+    assert everywhere.namespaces == ["from-env"]
+    # run() reads -A first: the flag on the command line wins over MODELSYNC_NAMESPACE.
+
+
+@pytest.mark.usefixtures("environ")
+def test_without_variables_the_built_in_defaults_hold() -> None:
+    args = run_parser().parse_args([])
+    assert (args.namespaces, args.allowed_hosts, args.kubeconfig) == ([], [], None)
+    assert (args.max_concurrent_writes, args.log_format, args.leader_elect) == (8, "text", True)
+    assert args.liveness == run_command.DEFAULT_LIVENESS
+    assert (args.verbose, args.allow_insecure_http, args.all_namespaces) == (False, False, False)
+    again = run_parser().parse_args([])
+    assert again.namespaces is not args.namespaces  # no list shared between parses
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("MODELSYNC_MAX_CONCURRENT_WRITES", "0", "'0' must be at least 1"),
+        ("MODELSYNC_MAX_CONCURRENT_SYNCS", "many", "'many' is not a number"),
+        ("MODELSYNC_SYNC_TIMEOUT", "soon", "soon"),
+        ("MODELSYNC_LOG_FORMAT", "xml", "'xml' is not one of 'text', 'json'"),
+        ("MODELSYNC_LEADER_ELECT", "maybe", "'maybe' is not true or false"),
+        ("MODELSYNC_VERBOSE", "", "'' is not true or false"),
+        ("MODELSYNC_LEADER_ELECTION_ID", "Not_A_Name", "is not a valid object name"),
+        ("MODELSYNC_METRICS_PORT", "70000", "is not a port number"),
+    ],
+)
+def test_a_bad_variable_is_a_usage_error_naming_it(
+    environ: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    says: str,
+) -> None:
+    environ.setenv(variable, value)
+    parser = argparse.ArgumentParser(prog="modelsync run")
+    run_command.add_arguments(parser)
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args([])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    last = err.splitlines()[-1]
+    assert last.startswith("modelsync run: error: argument --")
+    assert f"environment variable {variable}: " in last
+    assert says in last
+    assert last.endswith("(fix or unset it)")
+    assert err.startswith("usage: modelsync run")
+
+
+def test_a_bad_variable_is_ignored_when_the_option_is_given(environ: pytest.MonkeyPatch) -> None:
+    environ.setenv("MODELSYNC_MAX_CONCURRENT_WRITES", "0")
+    assert run_parser().parse_args(["--max-concurrent-writes", "3"]).max_concurrent_writes == 3
+
+
+def test_variable_names() -> None:
+    assert env_name("--max-concurrent-writes") == "MODELSYNC_MAX_CONCURRENT_WRITES"
+    assert env_name("--namespace") == "MODELSYNC_NAMESPACE"
+
+
+def test_options_without_an_environment_form_are_refused_when_bound() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tag", action="append")  # argparse's append: use environment.Append
+    with pytest.raises(TypeError, match="--tag: no environment form"):
+        bind_environment(parser)

@@ -73,8 +73,12 @@ REASON_REMOVED_FROM_CATALOG: Final = "RemovedFromCatalog"
 REASON_OWNED_BY_ANOTHER_SYNC: Final = "OwnedByAnotherSync"
 REASON_VERSION_LOOKUP_FAILED: Final = "VersionLookupFailed"
 
-# Event reasons.
+# Event reasons (docs/operations.md, Events). Warning Events on a ModelCatalogSync carry its
+# Ready (or Stalled) reason instead.
+# Normal, on a ModelRef whose version moved and on its ModelCatalogSync.
 EVENT_VERSION_CHANGED: Final = "VersionChanged"
+# Normal, on a ModelCatalogSync whose Ready turned True after a failure.
+EVENT_SYNCED: Final = REASON_SYNCED
 # Warning on a ModelCatalogSync: models a named refresh could not find or does not select.
 EVENT_MODELS_NOT_REFRESHED: Final = "ModelsNotRefreshed"
 

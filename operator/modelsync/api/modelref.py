@@ -89,7 +89,9 @@ class VersionInfo(WireModel):
 
 
 class ModelRefSpec(WireModel):
-    """`version` is absent when the model has no version the policy accepts."""
+    """`version` is the chosen version; without a deployable one, the latest (the ModelRef is
+    then Ready=False NoDeployableVersion). The operator always writes it; None only in an object
+    written by someone else."""
 
     model: ModelInfo
     version: VersionInfo | None = None

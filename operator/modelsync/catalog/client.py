@@ -3,8 +3,12 @@
 One httpx.AsyncClient per CatalogClient (connections are reused across pages and syncs).
 Retries: 429, 5xx and transport failures/timeouts with exponential backoff and jitter,
 honouring `Retry-After`; a 2xx with an unreadable (non-JSON, truncated) body is retried once.
-Other statuses are not retried. Redirects are not followed (a redirect means a wrong URL, and
-the token must not travel anywhere the configuration did not name).
+Other statuses are not retried, nor are failures another try cannot fix: an untrusted or
+mismatched certificate, a TLS protocol error (an https URL to a plain-http port). Redirects are
+not followed (a redirect means a wrong URL, and the token must not travel anywhere the
+configuration did not name). Every error message starts with the request, `GET
+scheme://host:port/path?query`, and says what failed and, where there is one, the fix
+(catalog/transport.py judges transport failures); the token never appears in it.
 
 Bounds: `timeout` is a wall-clock deadline for a whole request (connect, headers and the
 whole body), and one response body may not pass `max_response_bytes` (counted after
@@ -69,7 +73,11 @@ from modelsync.catalog.pages import (
 )
 from modelsync.catalog.records import ModelRecord, RecordSharing, VersionRecord
 from modelsync.catalog.retry import RetryPolicy, backoff_delay, jitter_unit, parse_retry_after
-from modelsync.catalog.transport import CatalogTransport
+from modelsync.catalog.transport import (
+    CatalogEndpoint,
+    CatalogTransport,
+    judge_transport_failure,
+)
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -282,6 +290,8 @@ def _checked_base_url(base_url: str) -> str:
         raise ValueError("the catalog URL must be an absolute http(s) URL")
     if url.userinfo:
         raise ValueError("the catalog URL must not carry credentials; use the token")
+    if url.query or url.fragment:
+        raise ValueError("the catalog URL must not carry a query or fragment")
     return str(url).rstrip("/")
 
 
@@ -354,6 +364,9 @@ class CatalogClient:
         if page_concurrency < 1:
             raise ValueError("page_concurrency must be at least 1")
         self._base_url = _checked_base_url(base_url)
+        self._endpoint = CatalogEndpoint.of(
+            httpx.URL(self._base_url), own_ca=isinstance(verify, ssl.SSLContext)
+        )
         self._api_path = _checked_api_path(api_path)
         self._token = _checked_token(token)
         self._timeout = timeout
@@ -448,8 +461,8 @@ class CatalogClient:
         )
         if collected.problem:
             raise InvalidResponse(
-                f"GET {self._api_path}/model-versions for model {model_id}: inconsistent "
-                f"listing: {collected.problem}"
+                f"GET {self._endpoint.origin}{self._api_path}/model-versions for model "
+                f"{model_id}: inconsistent listing: {collected.problem}"
             )
         for skipped in collected.skipped:
             logger.warning(
@@ -529,7 +542,8 @@ class CatalogClient:
                     offset = check.next_offset
                     if pages >= self._max_pages:
                         raise InvalidResponse(
-                            f"GET {self._api_path}{path}: runaway paging: still not done after "
+                            f"GET {self._endpoint.origin}{self._api_path}{path}: runaway "
+                            "paging: still not done after "
                             f"{pages} pages (offset {offset}, reported total {total})"
                         )
                     page, target = await ahead.take(offset, self._max_pages - pages - 1)
@@ -594,7 +608,8 @@ class CatalogClient:
         target = ""
         for attempt in range(1, attempts + 1):
             request = self._http.build_request("GET", self._api_path + path, params=params)
-            target = f"GET {request.url.raw_path.decode('ascii', 'replace')}"
+            path_and_query = request.url.raw_path.decode("ascii", "replace")
+            target = f"GET {self._endpoint.origin}{path_and_query}"
             counter.requests += 1
             retry_after: float | None = None
             try:
@@ -602,15 +617,17 @@ class CatalogClient:
             except TimeoutError:
                 self._report(None)
                 error: CatalogError = TransportFailure(
-                    f"{target}: no complete response within {self._timeout:g}s"
+                    f"{target}: no complete response within {self._timeout:g}s; is the "
+                    "catalog up and reachable from here?"
                 )
             except DestinationRefused as exc:
                 self._report(None)
                 raise DestinationRefused(self._redact(f"{target}: {exc}")) from None
             except httpx.TransportError as exc:
                 self._report(None)
-                error = TransportFailure(self._redact(_describe_transport(target, exc)))
-                if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+                judged = judge_transport_failure(exc, self._endpoint)
+                error = TransportFailure(self._redact(f"{target}: {judged.message}"))
+                if not judged.retryable:
                     raise error from exc
             except _TooLarge as exc:
                 self._report(exc.status)
@@ -744,7 +761,11 @@ class CatalogClient:
         prefix = f"{target}: HTTP {status} {response.reason_phrase}".rstrip()
         error: CatalogError
         if status == 401:
-            why = "the catalog rejected the token" if self._token else "no token was sent"
+            why = (
+                "the catalog rejected the token; put a valid one in the token Secret"
+                if self._token
+                else "no token was sent"
+            )
             error = Unauthorized(f"{prefix}: {why}", status_code=status)
         elif status == 403:
             error = Forbidden(f"{prefix}: the token may not read this catalog", status_code=status)
@@ -812,9 +833,3 @@ class _Undecodable(Exception):
     def __init__(self, status: int, why: str) -> None:
         super().__init__(f"HTTP {status} with an undecodable body: {why}")
         self.status = status
-
-
-def _describe_transport(target: str, exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.ConnectError):
-        return f"{target}: cannot connect to the catalog: {exc}"
-    return f"{target}: {type(exc).__name__}: {exc}"

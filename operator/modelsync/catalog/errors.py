@@ -1,6 +1,7 @@
 """Typed catalog errors. `reason` is the CamelCase condition reason the operator reports.
 
-Messages name the method and path (query included) and never a token or header value.
+Messages name the method and the URL (`GET scheme://host:port/path?query`), say what failed
+and, where there is one, the fix, on one line; they never hold a token or a header value.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ class RateLimited(CatalogError):
 
 
 class TransportFailure(CatalogError):
-    """Connection refused/reset, DNS, TLS, or no complete response within the deadline."""
+    """Connection refused/reset, DNS, TLS, or no complete response within the deadline.
+    Certificate and TLS protocol failures are raised at once, the others after the retries."""
 
 
 class InvalidResponse(CatalogError):

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
 
 import httpcore
 import httpx
@@ -25,7 +27,13 @@ import httpx
 from modelsync.catalog.destinations import ConnectGuard
 from modelsync.catalog.errors import DestinationRefused
 
-__all__ = ["CatalogTransport", "GuardedNetworkBackend"]
+__all__ = [
+    "CatalogEndpoint",
+    "CatalogTransport",
+    "GuardedNetworkBackend",
+    "TransportJudgement",
+    "judge_transport_failure",
+]
 
 # Most specific first: the first match wins.
 _HTTPCORE_TO_HTTPX: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -198,3 +206,192 @@ class CatalogTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+# --- what a transport failure means, and whether another try can help ----------------------
+
+
+@dataclass(frozen=True)
+class CatalogEndpoint:
+    """Where the client connects: `origin` (`scheme://host:port`, the port always written)
+    names the catalog in messages; `own_ca` says whether TLS trusts a CA bundle of the
+    sync's own (spec.catalog.caSecretRef) instead of the system's CAs."""
+
+    scheme: str
+    host: str  # as in the URL, IPv6 without brackets
+    port: int
+    own_ca: bool = False
+
+    @classmethod
+    def of(cls, url: httpx.URL, *, own_ca: bool = False) -> CatalogEndpoint:
+        port = url.port if url.port is not None else (443 if url.scheme == "https" else 80)
+        return cls(url.scheme, url.host, port, own_ca)
+
+    @property
+    def origin(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class TransportJudgement:
+    """One line naming what failed and, where there is one, the fix; `retryable` is False
+    when another try cannot succeed (a certificate, a TLS protocol mismatch)."""
+
+    message: str
+    retryable: bool
+
+
+# OpenSSL's reasons when the peer's first bytes are not a TLS record: typically an HTTP
+# server answering a ClientHello with `HTTP/1.1 400 Bad Request`.
+_NOT_TLS = frozenset(
+    {
+        "WRONG_VERSION_NUMBER",
+        "HTTP_REQUEST",
+        "HTTPS_PROXY_REQUEST",
+        "PACKET_LENGTH_TOO_LONG",
+        "RECORD_LAYER_FAILURE",
+        "UNKNOWN_PROTOCOL",
+    }
+)
+# A TLS connection that ended early says nothing about the certificate or the protocol.
+_TLS_CUT_SHORT = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+_X509_NOT_YET_VALID = 9
+_X509_EXPIRED = 10
+_X509_NAME_MISMATCH = (62, 64)  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+_SSL_REASON = re.compile(r"\[SSL: ([A-Z0-9_]+)\]")
+_SSL_NOISE = re.compile(r"^\s*\[SSL(?:: [A-Z0-9_]+)?\]\s*|\s*\(_ssl\.c:\d+\)\s*$")
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, what caused it and the members of exception groups on the way, each once.
+
+    A suppressed context is followed too: httpcore's pool re-raises with `raise exc from
+    None`, which drops the explicit cause (the ssl or OS error) and leaves it only there.
+    """
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
+
+
+def _first(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    return next((cause for cause in _causes(exc) if isinstance(cause, kind)), None)
+
+
+def _ssl_reason(error: ssl.SSLError) -> str:
+    reason = getattr(error, "reason", None)
+    if isinstance(reason, str):
+        return reason
+    found = _SSL_REASON.search(str(error))
+    return found.group(1) if found else ""
+
+
+def _ssl_text(error: ssl.SSLError) -> str:
+    """OpenSSL's words without the `[SSL: ...]` tag and the `(_ssl.c:NNN)` location."""
+    verify_message = getattr(error, "verify_message", None)  # set by OpenSSL's failures
+    if isinstance(error, ssl.SSLCertVerificationError) and verify_message:
+        text = str(verify_message)
+    else:
+        text = str(error.args[1]) if len(error.args) > 1 else str(error)
+    return _SSL_NOISE.sub("", text).rstrip(".") or type(error).__name__
+
+
+def _os_text(exc: BaseException) -> str:
+    """The words of the innermost OSError that has some (`No route to host`), rather than a
+    wrapper's (`All connection attempts failed`)."""
+    errors = [cause for cause in _causes(exc) if isinstance(cause, OSError)]
+    for error in reversed(errors):
+        if error.strerror:
+            return _SSL_NOISE.sub("", str(error.strerror)) or type(error).__name__
+    found = errors[0] if errors else exc
+    return str(found) or type(found).__name__
+
+
+def _tls_judgement(error: ssl.SSLError, at: CatalogEndpoint) -> TransportJudgement | None:
+    """The verdict on a TLS failure another try cannot fix, or None for a connection that
+    merely ended early."""
+    if isinstance(error, _TLS_CUT_SHORT) or "UNEXPECTED_EOF" in str(error):
+        return None
+    origin, why = at.origin, _ssl_text(error)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        code = getattr(error, "verify_code", None)
+        if code in _X509_NAME_MISMATCH:
+            text = (
+                f"the certificate of {origin} is not valid for {at.host}; use a host name "
+                "the certificate names in the catalog URL"
+            )
+        elif code in (_X509_EXPIRED, _X509_NOT_YET_VALID):
+            text = (
+                f"the certificate of {origin} is not valid now ({why}); the catalog needs a "
+                "current certificate (or a clock is wrong)"
+            )
+        elif at.own_ca:
+            text = (
+                f"the certificate of {origin} is not signed by the CA in "
+                f"spec.catalog.caSecretRef ({why}); put the CA that signed it in that Secret"
+            )
+        else:
+            text = (
+                f"the certificate of {origin} is not trusted ({why}); add its CA with "
+                "spec.catalog.caSecretRef"
+            )
+    elif _ssl_reason(error) in _NOT_TLS:
+        text = (
+            f"TLS handshake with {origin} failed ({why}): the port does not speak TLS, "
+            "probably plain http; use the catalog's https address"
+        )
+    else:
+        text = (
+            f"TLS handshake with {origin} failed ({why}); the catalog's TLS settings and "
+            "this client's do not match"
+        )
+    return TransportJudgement(text, retryable=False)
+
+
+def judge_transport_failure(exc: BaseException, at: CatalogEndpoint) -> TransportJudgement:
+    """What an httpx transport error (and what caused it) means for the catalog `at`, on one
+    line. Certificate and TLS protocol failures are final; refused or broken connections, DNS
+    failures and responses that are not HTTP are worth another try."""
+    judged = _judgement(exc, at)
+    return TransportJudgement(" ".join(judged.message.split()), judged.retryable)
+
+
+def _judgement(exc: BaseException, at: CatalogEndpoint) -> TransportJudgement:
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return TransportJudgement(f"{type(exc).__name__}: {exc}", retryable=False)
+    tls = _first(exc, ssl.SSLError)
+    if isinstance(tls, ssl.SSLError):
+        judged = _tls_judgement(tls, at)
+        if judged is not None:
+            return judged
+    origin = at.origin
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        resolving = _first(exc, socket.gaierror)
+        if resolving is not None:
+            text = (
+                f"cannot resolve {at.host} ({_os_text(resolving)}); is the host name in the "
+                "catalog URL right?"
+            )
+        else:
+            refused = _first(exc, ConnectionRefusedError) is not None
+            detail = "connection refused" if refused else _os_text(exc)
+            text = f"cannot connect to {origin} ({detail}); is the URL right and the catalog up?"
+        return TransportJudgement(text, retryable=True)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        text = f"{origin} did not answer with valid HTTP ({exc})"
+        if at.scheme == "http":
+            text += "; if that port serves https, use an https:// URL"
+        return TransportJudgement(text, retryable=True)
+    if isinstance(exc, httpx.NetworkError):
+        return TransportJudgement(
+            f"the connection to {origin} broke ({_os_text(exc)})", retryable=True
+        )
+    return TransportJudgement(f"{origin}: {type(exc).__name__}: {exc}", retryable=True)

@@ -11,6 +11,7 @@ built-in commands are listed here; other distributions add commands through the
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import importlib.metadata
 import sys
@@ -30,7 +31,7 @@ __all__ = [
     "installed_commands",
     "main",
     "missing_command_hint",
-    "version",
+    "package_version",
 ]
 
 ENTRY_POINT_GROUP = "modelsync.commands"
@@ -65,6 +66,14 @@ BUILTIN_COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("render",), "modelsync.cli.render", "print the ModelRefs a ModelCatalogSync would produce"
+    ),
+    Command(("get",), "modelsync.cli.get", "show ModelCatalogSyncs: Ready, models, last sync"),
+    Command(("suspend",), "modelsync.cli.suspend", "stop syncing a ModelCatalogSync"),
+    Command(("resume",), "modelsync.cli.resume", "resume syncing a suspended ModelCatalogSync"),
+    Command(
+        ("version",),
+        "modelsync.cli.version",
+        "print the version and the Kubernetes and catalog API versions it speaks",
     ),
 )
 
@@ -101,7 +110,7 @@ def installed_commands() -> tuple[Command, ...]:
     return commands(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
 
 
-def version() -> str:
+def package_version() -> str:
     try:
         return importlib.metadata.version("modelsync")
     except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
@@ -187,7 +196,7 @@ def build_parser(
         description="Keep Kubernetes ModelRefs in step with a TrueFoundry model catalog.",
         epilog=_missing_epilog(available),
     )
-    parser.add_argument("--version", action="version", version=f"modelsync {version()}")
+    parser.add_argument("--version", action="version", version=f"modelsync {package_version()}")
     groups: dict[tuple[str, ...], argparse._SubParsersAction[argparse.ArgumentParser]] = {
         (): parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     }
@@ -207,10 +216,24 @@ def build_parser(
         # A plugin's help needs its module: read it when listing, not when another command runs.
         help_text = _help_of(command) if loaded or chosen is None else command.help
         sub = groups[path[:-1]].add_parser(path[-1], help=help_text, description=help_text)
-        sub.set_defaults(_command=command)
+        sub.set_defaults(_command=command, _parser=sub)
         if loaded:
             _load(command).add_arguments(sub)
     return parser
+
+
+def _unrecognized(parser: argparse.ArgumentParser, extras: Sequence[str]) -> None:
+    """A usage error of the command, with its usage (argparse's would show the top level's)
+    and the nearest option of the command when one is close."""
+    options = [o for action in parser._actions for o in action.option_strings]
+    guesses = [
+        guess
+        for extra in extras
+        if extra.startswith("-")
+        for guess in difflib.get_close_matches(extra.partition("=")[0], options, n=1)
+    ]
+    hint = f" (did you mean {' or '.join(guesses)}?)" if guesses else ""
+    parser.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
 
 
 def dispatch(argv: Sequence[str], available: Sequence[Command]) -> int:
@@ -220,7 +243,9 @@ def dispatch(argv: Sequence[str], available: Sequence[Command]) -> int:
         print(hint, file=sys.stderr)
         return 2
     try:
-        args = build_parser(available, argv).parse_args(argv)
+        args, extras = build_parser(available, argv).parse_known_args(argv)
+        if extras:
+            _unrecognized(args._parser, extras)
         module = _load(args._command)
     except CommandUnavailable as exc:
         print(exc, file=sys.stderr)

@@ -1,10 +1,12 @@
-"""`modelsync reconcile NAME [--model REPO/NAME ...]`: ask the operator to sync a
+"""`modelsync reconcile NAME [--model REPO/NAME ...] [--wait]`: ask the operator to sync a
 ModelCatalogSync now, or to refresh only the named models.
 
 Sets the annotation `modelsync.dev/reconcile-requested-at` to the current time and, in the
 same merge patch, `modelsync.dev/reconcile-models` to the named models (removed when none are
 named, so the request is a full sync); with `--wait`, waits until the operator echoes the
-time in status.lastHandledReconcileAt, then shows the named models' ModelRefs.
+time in status.lastHandledReconcileAt, then shows the named models' ModelRefs. With `--wait`
+the exit status is 0 only when the sync is then `Ready=True`; otherwise 1, with the Ready
+condition's reason and message on stderr.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from modelsync.cli.cluster import Cluster
     from modelsync.kube.client import KubeApi
 
 __all__ = ["add_arguments", "model_argument", "request_and_wait", "run"]
@@ -30,6 +33,8 @@ def model_argument(text: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from modelsync.cli.cluster import add_cluster_arguments
+
     parser.add_argument("name", help="ModelCatalogSync name")
     parser.add_argument(
         "--model",
@@ -41,64 +46,66 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=(
             "refresh only this model (repeatable; or its fqn model:TENANT/REPO/NAME) instead "
             "of a full sync; a model the catalog lacks or the sync does not select is named in "
-            "a ModelsNotRefreshed Warning Event of the ModelCatalogSync"
+            "a ModelsNotRefreshed Warning Event of the ModelCatalogSync (default: a full sync)"
         ),
     )
-    parser.add_argument("-n", "--namespace", help="namespace (default: the context's)")
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ...)")
-    parser.add_argument("--context", help="kubeconfig context to use")
+    add_cluster_arguments(parser)
     parser.add_argument(
-        "--wait", action="store_true", help="wait until the operator has handled the request"
+        "--wait",
+        action="store_true",
+        help=(
+            "wait until the operator has handled the request; exit 0 only if the sync is then "
+            "Ready=True, else 1 with the Ready condition's reason and message on stderr "
+            "(default: return once the request is made)"
+        ),
     )
     parser.add_argument(
-        "--timeout", type=float, default=60.0, metavar="SECONDS", help="for --wait (default 60)"
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long --wait waits for the operator (default: 60)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
+    from modelsync.cli.cluster import run_on_cluster
 
-    from modelsync.kube.client import KubeApi, current_namespace, load_configuration
-    from modelsync.kube.errors import KubeApiError, KubeConfigError, KubeNotFound
+    async def work(cluster: Cluster) -> int:
+        from modelsync.cli.cluster import CommandFailed
+        from modelsync.kube.errors import KubeApiError
 
-    try:
-        configuration = load_configuration(args.kubeconfig, args.context)
-    except KubeConfigError as exc:
-        print(f"modelsync reconcile: {exc}")
-        return 1
-    namespace = args.namespace or current_namespace(args.kubeconfig, args.context)
-    api = KubeApi(configuration, max_workers=2)
-    try:
-        return asyncio.run(
-            request_and_wait(
-                api,
-                namespace,
+        try:
+            return await request_and_wait(
+                cluster.api,
+                cluster.namespace,
                 args.name,
                 wait=args.wait,
                 wait_seconds=args.timeout,
                 models=args.models,
             )
-        )
-    except KubeNotFound:
-        print(f'modelsync reconcile: ModelCatalogSync "{args.name}" not found in "{namespace}"')
-        return 1
-    except KubeApiError as exc:
-        print(f"modelsync reconcile: {exc}")
-        return 1
-    finally:
-        api.close()
+        except KubeApiError as exc:
+            raise CommandFailed(cluster.sync_failure(exc, args.name)) from None
+
+    return run_on_cluster("reconcile", args, work)
 
 
-def _ready(status: dict[str, Any]) -> str:
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _ready(status: dict[str, Any]) -> tuple[bool, str]:
+    """(Ready=True?, `Ready=STATUS (REASON): MESSAGE`) of a sync's status."""
     from modelsync.api.conditions import raw_condition
     from modelsync.api.constants import CONDITION_READY
 
     condition = raw_condition(status, CONDITION_READY)
     if condition is None:
-        return "Ready unknown"
+        return False, "no Ready condition"
     reason = condition.get("reason", "")
-    message = condition.get("message", "")
-    return f"Ready={condition.get('status')} ({reason}){': ' + message if message else ''}"
+    message = _one_line(str(condition.get("message") or ""))
+    text = f"Ready={condition.get('status')} ({reason}){': ' + message if message else ''}"
+    return condition.get("status") == "True", text
 
 
 def _modelref_name(model: str) -> str | None:
@@ -153,8 +160,10 @@ async def request_and_wait(
     models: Sequence[str] = (),
 ) -> int:
     """Annotate the sync (naming `models`, if any); with `wait`, poll until the operator
-    echoes the value, then show the named models' ModelRefs. Exit code."""
+    echoes the value, then show the named models' ModelRefs. Exit code: with `wait`, 0 only
+    when the sync is then Ready=True (else 1 and the Ready condition on stderr)."""
     import asyncio
+    import sys
     from datetime import UTC, datetime
 
     from modelsync.api.constants import (
@@ -181,13 +190,27 @@ async def request_and_wait(
             break
         await asyncio.sleep(poll)
     else:
-        print(f"modelsync reconcile: timed out after {wait_seconds:g}s waiting for the operator")
+        print(
+            f"modelsync reconcile: timed out after {wait_seconds:g}s waiting for the operator "
+            f"to handle the request (status.lastHandledReconcileAt of modelcatalogsync "
+            f"{namespace}/{name} is not {value}): is the operator running and watching "
+            f"namespace {namespace}? (--timeout waits longer)",
+            file=sys.stderr,
+        )
         return 1
-    if not models:
-        print(f"modelcatalogsync {namespace}/{name} synced: {_ready(status)}")
+    ready, condition = _ready(status)
+    if models:
+        named = sorted(set(models))
+        print(f"modelcatalogsync {namespace}/{name} handled the refresh of {', '.join(named)}")
+        for model in named:
+            await _show_modelref(api, namespace, model)
+    elif ready:
+        print(f"modelcatalogsync {namespace}/{name} synced: {condition}")
+    if ready:
         return 0
-    named = sorted(set(models))
-    print(f"modelcatalogsync {namespace}/{name} handled the refresh of {', '.join(named)}")
-    for model in named:
-        await _show_modelref(api, namespace, model)
-    return 0
+    print(
+        f"modelsync reconcile: modelcatalogsync {namespace}/{name} handled the request but is "
+        f"not Ready: {condition}",
+        file=sys.stderr,
+    )
+    return 1

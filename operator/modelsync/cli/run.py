@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import urllib.parse
 from typing import TYPE_CHECKING
 
+from modelsync.cli.environment import ENV_PREFIX, Append, bind_environment
 from modelsync.cli.types import byte_size, duration, http_url, object_name, port, positive_int
 
 if TYPE_CHECKING:
@@ -32,8 +34,14 @@ DEFAULT_LIVENESS = "http://0.0.0.0:8081/healthz"
 _EPILOG = (
     "Endpoints: Prometheus metrics at http://HOST:PORT/metrics (--metrics-host, "
     f"--metrics-port; default 0.0.0.0:{DEFAULT_METRICS_PORT}) and the liveness probe at "
-    f"--liveness (default {DEFAULT_LIVENESS}); they must use different ports."
+    f"--liveness (default {DEFAULT_LIVENESS}); they must use different ports. "
+    f"Environment: every option but -A also reads the variable {ENV_PREFIX}<OPTION> shown "
+    f"after its help (--max-concurrent-writes: {ENV_PREFIX}MAX_CONCURRENT_WRITES); an option "
+    "on the command line wins over its variable. Booleans take true or false, repeatable "
+    "options a comma-separated list."
 )
+# -A has no variable: all namespaces is what an unset MODELSYNC_NAMESPACE means.
+_NO_VARIABLE = ("--all-namespaces",)
 
 
 def endpoint_clash(liveness: str, metrics_port: int) -> str | None:
@@ -41,7 +49,10 @@ def endpoint_clash(liveness: str, metrics_port: int) -> str | None:
     if not liveness or metrics_port == 0:
         return None
     if (urllib.parse.urlsplit(liveness).port or 80) == metrics_port:
-        return f"--liveness {liveness} and --metrics-port {metrics_port} use the same port"
+        return (
+            f"--liveness {liveness} and --metrics-port {metrics_port} use the same port; "
+            "give them different ports"
+        )
     return None
 
 
@@ -52,30 +63,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_endpoint_flags(parser)
     _add_catalog_flags(parser)
     _add_limit_flags(parser)
+    bind_environment(parser, exclude=_NO_VARIABLE)
 
 
 def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
     cluster = parser.add_argument_group("cluster")
     cluster.add_argument(
         "--kubeconfig",
+        metavar="FILE",
         help="kubeconfig file (default: $KUBECONFIG, in-cluster service account, ~/.kube/config)",
     )
-    cluster.add_argument("--context", help="kubeconfig context to use")
+    cluster.add_argument(
+        "--context", help="kubeconfig context to use (default: the kubeconfig's current-context)"
+    )
     scope = cluster.add_mutually_exclusive_group()
     scope.add_argument(
         "-n",
         "--namespace",
         dest="namespaces",
-        action="append",
+        action=Append,
         default=[],
         metavar="NS",
-        help="watch only this namespace (repeatable; globs like 'ml-*' work)",
+        help="watch only this namespace (repeatable; globs like 'ml-*' work; default: all "
+        "namespaces)",
     )
     scope.add_argument(
         "-A",
         "--all-namespaces",
         action="store_true",
-        help="watch all namespaces (the default)",
+        help="watch all namespaces (the default; overrides MODELSYNC_NAMESPACE)",
     )
 
 
@@ -163,14 +179,14 @@ def _add_endpoint_flags(parser: argparse.ArgumentParser) -> None:
         help="text: one human line per record; json: one JSON object per line (time, level, "
         "logger, message and fields) for log pipelines (default text)",
     )
-    ops.add_argument("--verbose", action="store_true", help="debug logging")
+    ops.add_argument("--verbose", action="store_true", help="debug logging (default off)")
 
 
 def _add_catalog_flags(parser: argparse.ArgumentParser) -> None:
     catalog = parser.add_argument_group("catalog")
     catalog.add_argument(
         "--allowed-hosts",
-        action="append",
+        action=Append,
         default=[],
         metavar="PATTERN",
         help="catalog URLs the operator may call, as scheme://host[:port] with * wildcards "
@@ -313,31 +329,76 @@ def _tune_gc() -> None:
 
 def run(args: argparse.Namespace) -> int:
     from modelsync.cli.kopf_main import KopfOptions
+    from modelsync.kube.errors import KubeConfigError
     from modelsync.runtime.logs import configure_logging
 
     configure_logging(args.log_format, verbose=args.verbose)
     clash = endpoint_clash(args.liveness, args.metrics_port)
     if clash is not None:
-        print(f"modelsync run: {clash}")
-        return 2
+        return _failed(clash, 2)
     try:
         config = operator_config(args)
         election = leader_election_config(args)
     except ValueError as exc:
-        print(f"modelsync run: {exc}")
-        return 2
+        return _failed(str(exc), 2)
     options = KopfOptions(
-        namespaces=tuple(args.namespaces),
+        # -A on the command line wins over MODELSYNC_NAMESPACE.
+        namespaces=() if args.all_namespaces else tuple(args.namespaces),
         liveness_endpoint=args.liveness or None,
         kubeconfig=args.kubeconfig,
         context=args.context,
         leader_election=election,
     )
-    return _serve(config, options, args.metrics_host, args.metrics_port)
+    try:  # before any server starts or is announced
+        api_server = _api_server(options)
+    except KubeConfigError as exc:
+        return _failed(str(exc), 1)
+    taken = _liveness_port_taken(args.liveness)
+    if taken is not None:
+        return _failed(taken, 1)
+    return _serve(config, options, args.metrics_host, args.metrics_port, api_server)
+
+
+def _failed(line: str, code: int) -> int:
+    print(f"modelsync run: {line}", file=sys.stderr)
+    return code
+
+
+def _liveness_port_taken(liveness: str) -> str | None:
+    """Why Kopf could not serve the liveness probe, or None (Kopf would fail late, with a
+    stack, after connecting)."""
+    import os
+    import socket
+
+    if not liveness:
+        return None
+    parts = urllib.parse.urlsplit(liveness)
+    address = (parts.hostname or "0.0.0.0", parts.port or 80)  # noqa: S104 - as Kopf binds it
+    try:
+        socket.create_server(address).close()
+    except OSError as exc:
+        return (
+            f"cannot serve the liveness probe on {address[0]}:{address[1]}: "
+            f"{os.strerror(exc.errno) if exc.errno else exc}; free the port or choose another "
+            "with --liveness (an empty value turns the probe off)"
+        )
+    return None
+
+
+def _api_server(options: KopfOptions) -> str:
+    """The URL of the API server the configuration names; KubeConfigError when it cannot
+    be loaded."""
+    from modelsync.kube.client import load_configuration
+
+    return str(load_configuration(options.kubeconfig, options.context).host)
 
 
 def _serve(
-    config: OperatorConfig, options: KopfOptions, metrics_host: str, metrics_port: int
+    config: OperatorConfig,
+    options: KopfOptions,
+    metrics_host: str,
+    metrics_port: int,
+    api_server: str,
 ) -> int:
     """Serve metrics (port 0: none) and run the operator until it stops; the exit code."""
     import asyncio
@@ -345,6 +406,7 @@ def _serve(
     from modelsync.cli.kopf_main import run_operator
     from modelsync.kube.errors import KubeConfigError
     from modelsync.metrics import MetricsServer, OperatorMetrics, serve_metrics
+    from modelsync.runtime.logs import connection_failure
 
     metrics = OperatorMetrics(process_metrics=True)
     server: MetricsServer | None = None
@@ -353,17 +415,25 @@ def _serve(
             server = serve_metrics(metrics.registry, metrics_host, metrics_port)
         except OSError as exc:
             where = f"{metrics_host}:{metrics_port}"
-            print(f"modelsync run: cannot serve metrics on {where}: {exc.strerror or exc}")
-            return 1
+            return _failed(
+                f"cannot serve metrics on {where}: {exc.strerror or exc}; free the port or "
+                "choose another with --metrics-port (0 turns metrics off)",
+                1,
+            )
         logger.info("serving metrics at http://%s:%d/metrics", server.host, server.port)
     _tune_gc()
     try:
         asyncio.run(run_operator(config, options, observer=metrics))
     except KubeConfigError as exc:
-        print(f"modelsync run: {exc}")
-        return 1
+        return _failed(str(exc), 1)
     except KeyboardInterrupt:
         pass
+    except Exception as exc:  # Kopf gave up on the API server after its retries
+        failure = connection_failure(exc)
+        if failure is None:
+            raise
+        cause, fix = failure
+        return _failed(f"gave up on the Kubernetes API server {api_server}: {cause}; {fix}", 1)
     finally:
         if server is not None:
             server.stop()

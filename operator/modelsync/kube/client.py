@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import urllib3
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
@@ -110,27 +111,56 @@ ROUTES: dict[str, _Route] = {
 def load_configuration(
     kubeconfig: str | None = None, context: str | None = None
 ) -> k8s.Configuration:
-    """A fresh client Configuration; the library's global default is left untouched."""
+    """A fresh client Configuration; the library's global default is left untouched.
+    KubeConfigError: one line naming the file (or the in-cluster account) and the fix."""
     configuration = k8s.Configuration()
     explicit = kubeconfig or os.environ.get("KUBECONFIG")
     home_config = Path("~/.kube/config").expanduser()
+    path: str | None = None  # None: the in-cluster service account
+    if explicit:
+        _require_kubeconfig(explicit, "--kubeconfig" if kubeconfig else "KUBECONFIG")
+        path = explicit
+    elif os.environ.get(_IN_CLUSTER_ENV) and context is None:
+        pass
+    elif home_config.exists():
+        path = str(home_config)
+    else:
+        raise KubeConfigError(
+            "no Kubernetes configuration: set KUBECONFIG or --kubeconfig, run in a cluster, "
+            "or create ~/.kube/config"
+        )
+    source = path or "the in-cluster service account"
     try:
-        if explicit:
-            _load_kubeconfig(explicit, context, configuration)
-        elif os.environ.get(_IN_CLUSTER_ENV) and context is None:
+        if path is None:
             k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
                 client_configuration=configuration
             )
-        elif home_config.exists():
-            _load_kubeconfig(str(home_config), context, configuration)
         else:
-            raise KubeConfigError(
-                "no Kubernetes configuration: set KUBECONFIG, run in a cluster, "
-                "or create ~/.kube/config"
-            )
-    except k8s_config.ConfigException as exc:
-        raise KubeConfigError(f"cannot load the Kubernetes configuration: {exc}") from None
+            _load_kubeconfig(path, context, configuration)
+    except (k8s_config.ConfigException, OSError, yaml.YAMLError) as exc:
+        detail = " ".join(str(exc).split())
+        raise KubeConfigError(
+            f"cannot load the Kubernetes configuration from {source}: {detail}; fix it, or "
+            "choose another with --kubeconfig or --context"
+        ) from None
+    except (AttributeError, KeyError, TypeError):  # YAML, but not shaped like a kubeconfig
+        raise KubeConfigError(
+            f"cannot load the Kubernetes configuration from {source}: not a kubeconfig file; "
+            "choose another with --kubeconfig"
+        ) from None
     return configuration
+
+
+def _require_kubeconfig(paths: str, source: str) -> None:
+    """The client skips the files of a KUBECONFIG list that do not exist, then reports only
+    "No configuration found"; say which file is missing instead."""
+    files = [Path(p).expanduser() for p in paths.split(os.pathsep) if p]
+    if not any(path.exists() for path in files):
+        names = " or ".join(str(path) for path in files) or repr(paths)
+        raise KubeConfigError(
+            f"kubeconfig {names} (from {source}): no such file; point {source} at an existing "
+            "kubeconfig file"
+        )
 
 
 def _load_kubeconfig(path: str, context: str | None, configuration: k8s.Configuration) -> None:

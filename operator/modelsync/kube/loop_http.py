@@ -8,7 +8,8 @@ for the GIL among the pool's threads, and http.client's pure-Python header parsi
 aiohttp parses with its C parser on the loop's own thread.
 
 One session per event loop (tests run several loops over one `KubeApi`); its connections
-are kept alive and reused, bounded by `limit`.
+are kept alive and reused, bounded by `limit`. `aclose` closes them on their loop; a loop that
+ends without it leaves them to the garbage collector (a closed loop cannot close them).
 """
 
 from __future__ import annotations

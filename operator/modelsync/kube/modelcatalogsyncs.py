@@ -1,4 +1,5 @@
-"""ModelCatalogSync I/O: read one, merge-patch its status, set the manual-trigger annotation."""
+"""ModelCatalogSync I/O: read one or list them, merge-patch its status, set the manual-trigger
+annotation or spec.suspend."""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from modelsync.api.constants import (
 )
 from modelsync.api.model_names import format_reconcile_models
 from modelsync.kube.client import KubeApi
-from modelsync.plan.compare import merge_diff
 
-__all__ = ["get_sync", "patch_sync_status", "request_reconcile"]
+__all__ = ["get_sync", "list_syncs", "patch_sync_status", "request_reconcile", "set_suspend"]
 
 JsonDict = dict[str, Any]
 
@@ -44,6 +44,32 @@ async def get_sync(api: KubeApi, namespace: str, name: str) -> JsonDict:
     )
 
 
+async def list_syncs(api: KubeApi, namespace: str | None) -> list[JsonDict]:
+    """The syncs of `namespace` (None: of every namespace), in the API server's order."""
+    if namespace is None:
+        found = await api.call(
+            "list",
+            PLURAL_SYNC,
+            "list ModelCatalogSyncs in all namespaces",
+            api.custom.list_cluster_custom_object,
+            GROUP,
+            VERSION,
+            PLURAL_SYNC,
+        )
+    else:
+        found = await api.call(
+            "list",
+            PLURAL_SYNC,
+            f'list ModelCatalogSyncs in namespace "{namespace}"',
+            api.custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL_SYNC,
+        )
+    return list(cast(JsonDict, found).get("items") or [])
+
+
 async def patch_sync_status(
     api: KubeApi,
     namespace: str,
@@ -52,6 +78,10 @@ async def patch_sync_status(
     desired: Mapping[str, Any],
 ) -> JsonDict | None:
     """Merge-patch /status from `current` to `desired`; no request when they are equal."""
+    # Imported here: the plan package loads the catalog client, which the commands that
+    # only read or annotate syncs (`modelsync get`, ...) never need.
+    from modelsync.plan.compare import merge_diff
+
     patch = merge_diff(current, desired)
     if not patch:
         return None
@@ -96,6 +126,26 @@ async def request_reconcile(
             PLURAL_SYNC,
             name,
             {"metadata": {"annotations": annotations}},
+            _content_type=_MERGE_PATCH,
+        ),
+    )
+
+
+async def set_suspend(api: KubeApi, namespace: str, name: str, suspend: bool) -> JsonDict:
+    """Merge-patch spec.suspend to `suspend`; the sync as the API server then holds it."""
+    return cast(
+        JsonDict,
+        await api.call(
+            "patch",
+            PLURAL_SYNC,
+            f"{'suspend' if suspend else 'resume'} {_where(namespace, name)}",
+            api.custom.patch_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL_SYNC,
+            name,
+            {"spec": {"suspend": suspend}},
             _content_type=_MERGE_PATCH,
         ),
     )

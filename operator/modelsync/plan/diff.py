@@ -111,6 +111,12 @@ def _create(desired: DesiredRef, now: datetime) -> CreateRef:
     )
 
 
+def _alias_of(spec: Mapping[str, Any]) -> str | None:
+    version = spec.get("version")
+    alias = version.get("versionAlias") if isinstance(version, Mapping) else None
+    return alias if isinstance(alias, str) and alias else None
+
+
 def _owner_patch(current: ExistingRef, owner: SyncRef) -> list[JsonDict] | None:
     if current.controller_uid == owner.uid:
         return None
@@ -121,6 +127,7 @@ def _owner_patch(current: ExistingRef, owner: SyncRef) -> list[JsonDict] | None:
 def _update(desired: DesiredRef, current: ExistingRef, now: datetime) -> UpdateRef | None:
     """What to write so `current` matches `desired`; None when it already does."""
     spec_patch = None
+    wanted_spec: JsonDict = {}  # rendered only when the digest cannot vouch for the spec
     if not digest_vouches(
         desired.spec_digest,
         current.annotations.get(ANNOTATION_SPEC_DIGEST),
@@ -157,7 +164,13 @@ def _update(desired: DesiredRef, current: ExistingRef, now: datetime) -> UpdateR
     change = None
     old_id, old_number = version_of(current.spec)
     if spec_patch and old_id != desired.version_id:
-        change = VersionChange(desired.model_fqn, old_number, desired.version_number)
+        change = VersionChange(
+            desired.model_fqn,
+            old_number,
+            desired.version_number,
+            old_alias=_alias_of(current.spec),
+            new_alias=_alias_of(wanted_spec),
+        )
 
     generation = current.generation
     if generation is not None and spec_patch:

@@ -107,17 +107,39 @@ class DesiredRef:
 
 @dataclass(frozen=True, slots=True)
 class VersionChange:
-    """A ModelRef moved to another catalog version (for the VersionChanged event)."""
+    """A ModelRef moved to another catalog version (for the VersionChanged events); the
+    aliases are the versions' `versionAlias`, when they have one."""
 
     model_fqn: str
     old_version: int | None
     new_version: int | None
+    old_alias: str | None = None
+    new_alias: str | None = None
+
+    @property
+    def versions(self) -> str:
+        """`3 -> 4`, with `none` for a side without a version number."""
+        old = "none" if self.old_version is None else str(self.old_version)
+        new = "none" if self.new_version is None else str(self.new_version)
+        return f"{old} -> {new}"
+
+    @property
+    def aliases(self) -> str:
+        """`v1.0.0 -> v1.1.0`, `v1.1.0` (the new version's, unchanged or new), `v1.0.0 ->
+        none`, or "" when neither version has an alias."""
+        old, new = self.old_alias, self.new_alias
+        if old and new and old != new:
+            return f"{old} -> {new}"
+        if new:
+            return new
+        return f"{old} -> none" if old else ""
 
     @property
     def message(self) -> str:
-        old = "none" if self.old_version is None else str(self.old_version)
-        new = "none" if self.new_version is None else str(self.new_version)
-        return f"{self.model_fqn}: version {old} -> {new}"
+        """`model:acme/churn/x: version 3 -> 4, alias v1.0.0 -> v1.1.0`."""
+        aliases = self.aliases
+        text = f"{self.model_fqn}: version {self.versions}"
+        return f"{text}, alias {aliases}" if aliases else text
 
 
 class CreateRef:

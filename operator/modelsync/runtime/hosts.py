@@ -58,7 +58,9 @@ class AllowedHosts:
         return cls(tuple(parse_host_pattern(p) for p in patterns), allow_insecure_http)
 
     def check(self, url: str) -> str | None:
-        """None when `url` may be called, otherwise the reason (for a CatalogNotAllowed message)."""
+        """None when `url` may be called, otherwise why not and the fix (for a
+        CatalogNotAllowed message): the host is not in the list, or only another port or
+        scheme of it is, or it is allowed over https and plain http needs the flag."""
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -69,18 +71,40 @@ class AllowedHosts:
         if scheme not in _DEFAULT_PORTS or not host:
             return f"catalog URL {url!r} must be an absolute http(s) URL"
         port_text = str(port) if port is not None else _DEFAULT_PORTS[scheme]
-        for pattern in self.patterns:
-            scheme_ok = pattern.scheme == scheme or (
-                self.allow_insecure_http and scheme == "http" and pattern.scheme == "https"
-            )
-            if not scheme_ok or not fnmatch.fnmatchcase(host, pattern.host):
-                continue
-            if pattern.port in ("", "*") or pattern.port == port_text:
-                return None
-        allowed = ", ".join(self.describe())
-        hint = "" if scheme == "https" else "; plain http needs --allow-insecure-http"
+        if self._allows(scheme, host, port_text, insecure_http=self.allow_insecure_http):
+            return None
         target = f"{scheme}://{host_text(host)}:{port_text}"
-        return f"catalog URL {target} is not allowed (allowed: {allowed}{hint})"
+        allowed = ", ".join(self.describe()) or "none"
+        if scheme == "http" and self._allows(scheme, host, port_text, insecure_http=True):
+            return (
+                f"catalog URL {target} is not allowed: plain http needs --allow-insecure-http "
+                f"({host_text(host)} is allowed over https by --allowed-hosts {allowed})"
+            )
+        hosts = [p for p in self.patterns if fnmatch.fnmatchcase(host, p.host)]
+        if not hosts:
+            why = f"{host_text(host)} is not in --allowed-hosts"
+        elif any(self._scheme_ok(p, scheme, self.allow_insecure_http) for p in hosts):
+            why = f"port {port_text} of {host_text(host)} is not in --allowed-hosts"
+        else:
+            why = f"{scheme}://{host_text(host)} is not in --allowed-hosts"
+        return (
+            f"catalog URL {target} is not allowed: {why} ({allowed}); fix spec.catalog.url, "
+            f"or add {target} to --allowed-hosts"
+        )
+
+    def _allows(self, scheme: str, host: str, port: str, *, insecure_http: bool) -> bool:
+        return any(
+            self._scheme_ok(p, scheme, insecure_http)
+            and fnmatch.fnmatchcase(host, p.host)
+            and p.port in ("", "*", port)
+            for p in self.patterns
+        )
+
+    @staticmethod
+    def _scheme_ok(pattern: _Pattern, scheme: str, insecure_http: bool) -> bool:
+        return pattern.scheme == scheme or (
+            insecure_http and scheme == "http" and pattern.scheme == "https"
+        )
 
     def names_explicitly(self, host: str) -> bool:
         """True when a pattern without a wildcard in its host names `host` (a DNS name or an

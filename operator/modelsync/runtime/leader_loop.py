@@ -217,7 +217,7 @@ class LeaderElector:
         try:
             current = await read_lease(self._api, cfg.namespace, cfg.name)
         except KubeApiError as exc:
-            self._failed(f"cannot read the {self._where}: {exc}")
+            self._failed(f"cannot read the {self._where}: {exc}{self._unanswered(exc)}")
             return _Attempt(self._pause())
         self._recovered()
         now = self._clock()
@@ -261,7 +261,7 @@ class LeaderElector:
         except KubeConflict:
             return _Attempt(0.0)  # someone else wrote first: read again at once
         except KubeApiError as exc:
-            self._failed(f"cannot write the {self._where}: {exc}")
+            self._failed(f"cannot write the {self._where}: {exc}{self._unanswered(exc)}")
             return _Attempt(self._pause())
         self._seen = Sighting(written.spec, written.resource_version, self._clock())
         acquired = self._renewed_at is None
@@ -276,6 +276,15 @@ class LeaderElector:
                 written.spec.transitions,
             )
         return _Attempt(self._pause(), acquired=acquired)
+
+    def _unanswered(self, exc: KubeApiError) -> str:
+        """For a request that got no answer: which server, and what to check."""
+        if exc.status is not None:
+            return ""
+        return (
+            f" from the Kubernetes API server {self._api.configuration.host}; is it running, "
+            "and is the server address in the kubeconfig right?"
+        )
 
     def _failed(self, problem: str) -> None:
         """Log an API failure once, not on every retry, until a read succeeds again."""

@@ -20,8 +20,8 @@ _OWN_VERSIONS_KEPT = 4
 
 
 def write_count(applied: ApplyResult) -> int:
-    """Requests that changed something: the writes themselves plus version changes."""
-    return sum(len(v) for v in applied.written.values()) + applied.version_changes
+    """Requests that changed something: the writes themselves plus the Events posted."""
+    return sum(len(v) for v in applied.written.values()) + applied.events
 
 
 def merged(first: ApplyResult, second: ApplyResult) -> ApplyResult:
@@ -33,7 +33,8 @@ def merged(first: ApplyResult, second: ApplyResult) -> ApplyResult:
         updated=first.updated + second.updated,
         deleted=first.deleted + second.deleted,
         marked_removed=first.marked_removed + second.marked_removed,
-        version_changes=first.version_changes + second.version_changes,
+        events=first.events + second.events,
+        moved=[*first.moved, *second.moved],
         failures=[*first.failures, *second.failures],
         written=written,
         removed=[*first.removed, *second.removed],

@@ -1,5 +1,8 @@
 """The status of one ModelCatalogSync: written only when it says something new (or the
-heartbeat is due), and a Warning Event when a failure starts or changes its reason.
+heartbeat is due), and the Event of a Ready transition (plan/events.py condition_events): a
+Warning when a failure starts or changes its reason, `Synced` when Ready turns True after a
+failure. The Event goes out only once the API server holds the new status: a status write
+that failed leaves the transition to the next pass, which would otherwise post it twice.
 
 The new status is the typed ModelCatalogSyncStatus; it is merge-patched against the status
 the API server holds (as last read or written), so fields the model does not know are
@@ -15,14 +18,15 @@ from datetime import datetime
 from typing import Any
 
 from modelsync.api.conditions import get_condition
-from modelsync.api.constants import CONDITION_READY, CONDITION_STALLED
+from modelsync.api.constants import CONDITION_READY
 from modelsync.api.modelcatalogsync import ModelCatalogSyncStatus
 from modelsync.api.timestamps import parse_time
 from modelsync.kube.client import KubeApi
 from modelsync.kube.errors import KubeApiError
 from modelsync.kube.events import post_event
 from modelsync.kube.modelcatalogsyncs import patch_sync_status
-from modelsync.plan import SyncResult, failure_event_needed, sync_status
+from modelsync.plan import SyncResult, sync_status
+from modelsync.plan.events import condition_events
 from modelsync.runtime.bodies import metadata_of, status_of, trigger_value
 
 __all__ = ["StatusWrite", "StatusWriter"]
@@ -111,10 +115,18 @@ class StatusWriter:
                 writes += 1
             except KubeApiError as exc:
                 logger.warning("%s", exc)
+                return StatusWrite(new, writes)
         else:
             self._held = held
-        if failure_event_needed(held.get("conditions") or [], new.conditions):
-            writes += await self._post_failure_event(body, new)
+        for event in condition_events(held.get("conditions") or [], new.conditions):
+            posted = await post_event(
+                self._api,
+                body,
+                event_type=event.event_type,
+                reason=event.reason,
+                message=event.message,
+            )
+            writes += int(posted)
         return StatusWrite(new, writes)
 
     async def echo_trigger(self, body: Mapping[str, Any]) -> int:
@@ -159,16 +171,3 @@ class StatusWriter:
         if last is None:
             return True
         return (now - last).total_seconds() >= self._heartbeat
-
-    async def _post_failure_event(
-        self, body: Mapping[str, Any], status: ModelCatalogSyncStatus
-    ) -> int:
-        source = get_condition(status.conditions, CONDITION_STALLED)
-        if source is None or source.status != "True":
-            source = get_condition(status.conditions, CONDITION_READY)
-        reason = source.reason if source is not None else "SyncFailed"
-        message = (source.message if source is not None else "") or reason
-        posted = await post_event(
-            self._api, body, event_type="Warning", reason=reason, message=message
-        )
-        return int(posted)

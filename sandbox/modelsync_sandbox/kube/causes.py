@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from modelsync.crds.apimachinery import too_long
 from modelsync_sandbox.kube.validation import Cause, format_go_value, invalid, required
 
 __all__ = [
@@ -30,12 +31,6 @@ def not_supported(field: str, value: Any, supported: list[str]) -> Cause:
         f"Unsupported value: {format_go_value(value)}: supported values: {values}",
         field,
     )
-
-
-def too_long(field: str, limit: int) -> Cause:
-    """field.TooLong: the value is left out, the limit is in bytes."""
-    unit = "byte" if limit == 1 else "bytes"
-    return Cause("FieldValueTooLong", f"Too long: may not be more than {limit} {unit}", field)
 
 
 def duplicate(field: str, value: Any) -> Cause:

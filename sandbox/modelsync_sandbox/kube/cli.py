@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token",
         default="sandbox-token",
-        help="bearer token clients must send; empty for no authentication",
+        help="bearer token clients must send (default sandbox-token); empty for no authentication",
     )
     parser.add_argument(
         "--state-file",

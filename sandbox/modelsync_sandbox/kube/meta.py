@@ -8,59 +8,30 @@ import time
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from modelsync.crds.apimachinery import OBJECT_META_FIELDS, clone, json_equal
+
 JsonObject = dict[str, Any]
+
+__all__ = [
+    "OBJECT_META_FIELDS",
+    "JsonObject",
+    "clone",
+    "clone_object",
+    "finalizers",
+    "generate_name",
+    "is_deleting",
+    "json_equal",
+    "metadata",
+    "new_uid",
+    "now_rfc3339",
+    "ordered",
+]
 
 # The alphabet and suffix length kube-apiserver uses for generateName
 # (k8s.io/apiserver/pkg/storage/names: no vowels, no look-alike characters).
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _SUFFIX_LENGTH = 5
 _MAX_NAME_LENGTH = 63
-_NUMBERS = (int, float)  # for isinstance()
-# ObjectMeta's JSON fields; unknown keys in metadata are dropped, as the Go decoder does.
-OBJECT_META_FIELDS = frozenset(
-    {
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    }
-)
-
-
-def clone(value: Any) -> Any:
-    """Deep copy of a JSON value; much faster than copy.deepcopy for dicts and lists."""
-    if isinstance(value, dict):
-        return {k: clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clone(v) for v in value]
-    return value
-
-
-def json_equal(a: Any, b: Any) -> bool:
-    """Equality of decoded JSON values: numbers by value, booleans never equal to numbers."""
-    kind = type(a)
-    if kind is type(b) and (kind is str or kind is int):
-        return bool(a == b)
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, _NUMBERS) and isinstance(b, _NUMBERS):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
 
 
 def clone_object(obj: JsonObject) -> JsonObject:

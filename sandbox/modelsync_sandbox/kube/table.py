@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from modelsync.cli.tables import human_duration
 from modelsync_sandbox.kube.jsonpath import JsonPath, JsonPathError, compile_jsonpath
 from modelsync_sandbox.kube.validation import format_go_float
 
@@ -59,39 +60,6 @@ def parse_timestamp(text: Any) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def human_duration(seconds_elapsed: float) -> str:
-    """k8s.io/apimachinery/pkg/util/duration.HumanDuration."""
-    seconds = int(seconds_elapsed)
-    if seconds < -1:
-        return "<invalid>"
-    if seconds < 0:
-        return "0s"
-    if seconds < 60 * 2:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
-    if minutes < 60 * 3:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        rest = (hours // 24) % 365
-        years = hours // 24 // 365
-        return f"{years}y" if rest == 0 else f"{years}y{rest}d"
-    return f"{hours // 24 // 365}y"
 
 
 def age(timestamp: Any, now: datetime) -> str:
