@@ -30,8 +30,9 @@ $(DEMO_STAMP): $(PYPROJECTS)
 	@echo "make demo: installing the operator and its sandbox into $(VENV) (first run only)"
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python >= 3.11 required")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet -e . -e ./sandbox
+	@$(BIN)/python -m pip install --quiet --upgrade pip > $(VENV)/install.log 2>&1 \
+		&& $(BIN)/python -m pip install --quiet -e . -e ./sandbox >> $(VENV)/install.log 2>&1 \
+		|| { cat $(VENV)/install.log; exit 1; }
 	@touch $(DEMO_STAMP)
 	@echo "make demo: installed; starting the demo"
 
