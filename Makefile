@@ -10,8 +10,9 @@ STAMP  := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 PYPROJECTS := pyproject.toml sandbox/pyproject.toml
 # loadgroup: the tests of the real control plane (xdist group "real-cluster") share one
-# worker and one control plane; the rest spread over both workers.
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+# worker and one control plane; the rest spread over both workers. --durations lists the
+# slowest tests at the end (the suite should stay near 10 minutes on 2 cores).
+PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=25
 
 .PHONY: test lint typecheck importcheck unit control-plane demo sandbox-catalog bench clean
 
