@@ -24,8 +24,12 @@ _.serialization_format
 _.model_schema
 _.usage_code_snippet
 _.run_steps
+# model validators (api/modelcatalogsync.py: MetricBound, Pin), called by pydantic
+_._one_bound
+_._exactly_one
 
 # Enum members: values the catalog API and the CRDs define, reached by value, not by name.
+_.LATEST
 _.TENSORFLOW
 _.SKLEARN
 _.PYTORCH

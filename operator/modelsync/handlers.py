@@ -4,8 +4,10 @@ Only `@kopf.on.event` handlers are used: they make Kopf add no finalizer and wri
 annotation or status of its own, so a steady state costs zero writes. Handlers return None
 (a return value would be stored in the object's status by Kopf).
 
-Kopf watches the ModelCatalogSyncs only. The ModelRefs are watched by kube.modelref_watch, in
-the namespaces of the syncs Kopf shows, at a small fraction of Kopf's cost per event.
+Kopf watches the ModelCatalogSyncs only (with --sync-selector, only the shard's: the selector
+is sent to the API server and checked again here). The ModelRefs are watched by
+kube.modelref_watch, in the namespaces of the syncs Kopf shows, at a small fraction of Kopf's
+cost per event.
 """
 
 from __future__ import annotations
@@ -67,5 +69,8 @@ def register(
 
     @kopf.on.event(GROUP, VERSION, PLURAL_SYNC, registry=registry)
     async def sync_event(event: kopf.RawEvent, **_: Any) -> None:
-        modelrefs.follow(event.get("type"), event["object"])
-        await runtime.sync_event(event.get("type"), event["object"])
+        body = event["object"]
+        # Another shard's sync (--sync-selector) is to this one as if deleted.
+        event_type = event.get("type") if runtime.takes(body) else "DELETED"
+        modelrefs.follow(event_type, body)
+        await runtime.sync_event(event_type, body)

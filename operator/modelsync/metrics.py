@@ -29,12 +29,20 @@ from prometheus_client import (
 from modelsync.runtime.observers import SYNC_RESULTS, SyncReport
 from modelsync.runtime.outcomes import PassKind
 
-__all__ = ["DURATION_BUCKETS", "WRITE_VERBS", "MetricsServer", "OperatorMetrics", "serve_metrics"]
+__all__ = [
+    "DURATION_BUCKETS",
+    "WEBHOOK_CODES",
+    "WRITE_VERBS",
+    "MetricsServer",
+    "OperatorMetrics",
+    "serve_metrics",
+]
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 # Seconds; a sync lists the whole selection, from a few models (sub-second) to 10,000s.
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 _READY_VALUES = ("True", "False")
+WEBHOOK_CODES = (202, 400, 401, 404, 408, 413, 429, 503)
 
 
 class OperatorMetrics:
@@ -124,6 +132,15 @@ class OperatorMetrics:
             ["verb", "resource"],
             registry=r,
         )
+        self.webhook_requests = Counter(
+            "modelsync_webhook_requests",
+            "Requests to the push-trigger webhook (--webhook-port) by the HTTP status code "
+            "answered (202 accepted; 400, 401, 404, 408, 413, 429 rejected; 503 API failure).",
+            ["code"],
+            registry=r,
+        )
+        for code in WEBHOOK_CODES:  # present at 0, so rate() and increase() see the 1st
+            self.webhook_requests.labels(str(code))
 
     # --- SyncObserver ------------------------------------------------------------------
 
@@ -164,6 +181,10 @@ class OperatorMetrics:
         requests.inc()
         if writes is not None:
             writes.inc()
+
+    def webhook_request(self, code: int) -> None:
+        """One answer of the webhook server (runtime/webhook.py's `on_request`)."""
+        self.webhook_requests.labels(str(code)).inc()
 
     def leader_changed(self, leading: bool) -> None:
         self.leader.set(1 if leading else 0)

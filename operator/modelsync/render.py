@@ -7,8 +7,9 @@ as namePattern compiling as RE2); every problem of every sync is reported before
 catalog is contacted.
 
 Each sync is then rendered with the same catalog client, the same version resolution
-(models_needing_lookup, then newest_deployable_version) and the same planner (`plan_sync`
-against no existing ModelRefs) as the operator. The result is each create body, without
+(spec.pins, versionPolicy and versionSelector: models_needing_lookup, then the model's
+versions through look_up_versions) and the same planner (`plan_sync` against no existing
+ModelRefs) as the operator. The result is each create body, without
 ownerReferences (the sync's uid exists only in a cluster), plus the status block the
 operator writes after the create.
 
@@ -26,6 +27,7 @@ import binascii
 import copy
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +52,7 @@ from modelsync.plan import (
     SyncPlan,
     SyncRef,
     VersionResolution,
+    compile_rules,
     models_needing_lookup,
     plan_sync,
 )
@@ -57,7 +60,7 @@ from modelsync.runtime.catalog_reads import (
     CatalogAccess,
     catalog_client_for,
     catalog_filters,
-    look_up_deployable_versions,
+    look_up_versions,
 )
 from modelsync.runtime.hosts import AllowedHosts
 
@@ -273,12 +276,18 @@ PATTERN_MEANINGS: Final[Mapping[str, str]] = {
     "spec.catalog.caSecretRef.name": "a Secret name: lowercase letters, digits, '-' and '.'",
     "spec.catalog.caSecretRef.key": "a Secret key: letters, digits, '-', '_' and '.'",
     "spec.interval": "a duration such as 30s, 5m or 1h30m (units h, m, s, ms, us, ns)",
+    "spec.pins.*.model": (
+        "a model as <ml_repo>/<name>, e.g. fraud/scorer: two parts without '/', ',' or spaces"
+    ),
+    "spec.webhook.secretRef.name": "a Secret name: lowercase letters, digits, '-' and '.'",
+    "spec.webhook.secretRef.key": "a Secret key: letters, digits, '-', '_' and '.'",
 }
+_ITEM_INDEX: Final = re.compile(r"\[[0-9]+\]")
 
 
 def _readable(problem: Problem) -> str:
     text = str(problem)
-    meaning = PATTERN_MEANINGS.get(problem.field)
+    meaning = PATTERN_MEANINGS.get(_ITEM_INDEX.sub(".*", problem.field))
     if meaning and " in body should match '" in problem.text:
         return f"{text} (expected {meaning})"
     return text
@@ -430,8 +439,9 @@ def resolve_target(
 async def _resolve_versions(
     client: CatalogClient, spec: ModelCatalogSyncSpec, models: Sequence[ModelRecord]
 ) -> dict[str, VersionResolution]:
-    pending = models_needing_lookup(models, spec.version_policy, select=spec.select)
-    lookups = await look_up_deployable_versions(client, pending)
+    rules = compile_rules(spec)
+    pending = models_needing_lookup(models, rules, select=spec.select)
+    lookups = await look_up_versions(client, pending, rules)
     if lookups.failed:
         # The operator would leave such a model alone and retry; a one-shot render
         # cannot, and a partial answer would mislead.

@@ -30,12 +30,23 @@ with curl:
     PUT    /_sandbox/models                     upsert one model (fixture form)
     DELETE /_sandbox/models/{model_id}          remove a model
     POST   /_sandbox/models/{model_id}/versions add a version (see CatalogStore.add_version)
+    POST   /_sandbox/models/{model_id}/publish  publish the next version (a copy of the latest's
+                                                manifest) with {"tags"?, "version_alias"?,
+                                                "metrics"?, "deployable"?}
+    PATCH  /_sandbox/models/{model_id}/versions/{number}
+                                                change that version's tags, version_alias
+                                                (null removes it), metrics or deployable
     POST   /_sandbox/reset                      reload the fixtures, clear faults and requests
 
 Each `/faults/<name>` body holds the keyword arguments of `FaultPlan.<name>`
 (dashes for underscores); a `count` left out or null arms the fault until
 cleared where the method allows it. Every fault POST answers the armed faults.
-Bad input answers 400 `{"detail": ...}`; an unknown model id 404.
+Bad input answers 400 `{"detail": ...}`; an unknown model id (or version number) 404.
+Publishing and relabelling, e.g.:
+
+    curl -X POST localhost:8181/_sandbox/models/$ID/publish -d '{"tags": ["prod"],
+      "version_alias": "v2.2.0", "metrics": [{"key": "auc", "value": 0.93}], "deployable": true}'
+    curl -X PATCH localhost:8181/_sandbox/models/$ID/versions/5 -d '{"tags": ["retired"]}'
 """
 
 from __future__ import annotations
@@ -269,6 +280,27 @@ def add_admin_routes(app: web.Application, target: AdminTarget) -> None:
             return _detail(404, "no such model")
         return web.json_response(stored, status=201)
 
+    async def publish_version(request: web.Request) -> web.Response:
+        labels = await _json_object(request)
+        try:
+            stored = target.catalog.publish_version(request.match_info["model_id"], labels)
+        except KeyError:
+            return _detail(404, "no such model")
+        return web.json_response(stored, status=201)
+
+    async def relabel_version(request: web.Request) -> web.Response:
+        labels = await _json_object(request)
+        number = request.match_info["number"]
+        if not number.isdigit():
+            return _detail(404, "no such version")
+        try:
+            stored = target.catalog.relabel_version(
+                request.match_info["model_id"], int(number), labels
+            )
+        except KeyError:
+            return _detail(404, "no such model version")
+        return web.json_response(stored)
+
     async def reset(_: web.Request) -> web.Response:
         target.reset()
         return web.Response(status=204)
@@ -290,6 +322,8 @@ def add_admin_routes(app: web.Application, target: AdminTarget) -> None:
         ("PUT", "/models", put_model),
         ("DELETE", "/models/{model_id}", delete_model),
         ("POST", "/models/{model_id}/versions", add_version),
+        ("POST", "/models/{model_id}/publish", publish_version),
+        ("PATCH", "/models/{model_id}/versions/{number}", relabel_version),
         ("POST", "/reset", reset),
     ]
     for method, path, handler in routes:

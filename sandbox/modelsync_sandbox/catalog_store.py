@@ -24,6 +24,10 @@ Loading checks what the server relies on (unique model and version ids,
 version numbers unique per model, `model_id`/`ml_repo_id` consistent with the
 owning model) and raises `FixtureError` otherwise. Conformance to the spec's
 schemas is checked by the tests, not here.
+
+What a team promotes by (`tags`, `version_alias`, `metrics`, `deployable`: the
+*labels* of a version) can be set when a version is published and changed later
+(`publish_version`, `relabel_version`); those labels are checked against the spec.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelsync_sandbox.catalog_query import (
     JsonObject,
@@ -61,8 +67,66 @@ _SANDBOX_SUBJECT: JsonObject = {
 }
 
 
+# The spec's ModelManifest.version_alias (the catalog refuses other aliases), e.g. v1.2.0,
+# v2-prod: "v", then letters, digits, "." or "-", ending in a letter or digit.
+_ALIAS_PATTERN = r"^v[a-zA-Z0-9.-]*[a-zA-Z0-9]$"
+_ALIAS_MAX = 128
+
+
 class FixtureError(ValueError):
     """The fixture data (or an entry added at runtime) is unusable."""
+
+
+class Metric(BaseModel):
+    """The spec's `Metric`; `value` left out is a metric logged without a value."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    key: str = Field(min_length=1)
+    value: float | None = None
+    timestamp: int | None = Field(default=None, ge=0)  # epoch milliseconds
+    step: int | None = Field(default=None, ge=0)
+
+
+class VersionLabels(BaseModel):
+    """A version's promotion labels. A field left out keeps its value (on publish: the spec's
+    default: no tags, no alias, no metrics, not deployable); `version_alias: null` removes it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    tags: list[str] | None = None
+    version_alias: str | None = Field(default=None, max_length=_ALIAS_MAX, pattern=_ALIAS_PATTERN)
+    metrics: list[Metric] | None = None
+    deployable: bool | None = None
+
+    def apply_to(self, version: JsonObject) -> None:
+        """Set the given labels on a stored version (and its manifest's alias copy)."""
+        given = self.model_fields_set
+        if "tags" in given:
+            version["tags"] = list(self.tags or ())
+        if "metrics" in given:
+            version["metrics"] = [m.model_dump(exclude_none=True) for m in self.metrics or ()]
+        if "deployable" in given:
+            version["deployable"] = bool(self.deployable)
+        if "version_alias" in given:
+            for holder in (version, version["manifest"]):
+                if self.version_alias is None:
+                    holder.pop("version_alias", None)
+                else:
+                    holder["version_alias"] = self.version_alias
+
+
+def version_labels(labels: VersionLabels | Mapping[str, Any]) -> VersionLabels:
+    """`labels` checked (a mapping as the admin API receives it); FixtureError when bad."""
+    if isinstance(labels, VersionLabels):
+        return labels
+    try:
+        return VersionLabels.model_validate(dict(labels))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'labels'}: {e['msg']}" for e in exc.errors()
+        )
+        raise FixtureError(f"bad version labels: {problems}") from None
 
 
 def load_fixture_data(source: FixtureSource) -> JsonObject:
@@ -138,7 +202,7 @@ class CatalogStore:
                 raise FixtureError("a version needs a 'manifest' object")
             if "version" not in manifest:
                 manifest["version"] = 1 + max(map(version_number, entry["versions"]), default=0)
-            now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            now = _now()
             new.setdefault("id", str(uuid.uuid4()))
             new.setdefault("fqn", f"{entry['fqn']}:{manifest['version']}")
             new.setdefault("model_id", model_id)
@@ -152,6 +216,49 @@ class CatalogStore:
             checked["updated_at"] = new["updated_at"]
             self._entries[model_id] = checked
             return copy.deepcopy(new)
+
+    def publish_version(
+        self, model_id: str, labels: VersionLabels | Mapping[str, Any] | None = None
+    ) -> JsonObject:
+        """Add the next version of a model, as a training pipeline registers one: a copy of the
+        latest version's manifest (a minimal one for a model without versions) with the given
+        labels. Returns the stored copy; KeyError for an unknown model."""
+        checked = version_labels(labels or {})
+        with self._lock:
+            entry = self._entries.get(model_id)
+            if entry is None:
+                raise KeyError(model_id)
+            latest = max(entry["versions"], key=version_number, default=None)
+            if latest is None:
+                manifest: JsonObject = {
+                    "name": entry["name"],
+                    "metadata": {},
+                    "ml_repo": entry["fqn"].split("/")[1],
+                    "source": {"type": "truefoundry"},
+                }
+            else:
+                manifest = copy.deepcopy(latest["manifest"])
+                manifest.pop("version", None)
+                manifest.pop("version_alias", None)
+            new: JsonObject = {"manifest": manifest, "tags": [], "metrics": [], "deployable": False}
+            checked.apply_to(new)
+            return self.add_version(model_id, new)
+
+    def relabel_version(
+        self, model_id: str, number: int, labels: VersionLabels | Mapping[str, Any]
+    ) -> JsonObject:
+        """Change an existing version's labels (the fields given) and its `updated_at`;
+        returns the stored copy. KeyError when the model or that version number is unknown."""
+        checked = version_labels(labels)
+        with self._lock:
+            entry = self._entries.get(model_id)
+            found = [v for v in (entry or {}).get("versions", ()) if version_number(v) == number]
+            if entry is None or not found:
+                raise KeyError(f"{model_id}:{number}")
+            version = found[0]
+            checked.apply_to(version)
+            version["updated_at"] = entry["updated_at"] = _now()
+            return copy.deepcopy(version)
 
     def models(self) -> list[JsonObject]:
         """Stored entries (fixture form: Model fields plus `versions`), by fqn; deep copies."""
@@ -173,6 +280,10 @@ class CatalogStore:
         """`ModelVersion` objects matching the filter, newest first per model."""
         with self._lock:
             return select_versions(self._entries.values(), flt)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _checked_entry(raw: object) -> JsonObject:

@@ -67,7 +67,7 @@ __all__ = [
 DEMO_NAMESPACE = "demo"
 DEMO_SYNC = "sandbox-models"
 DEMO_SECRET = "tfy-api"  # noqa: S105 - a Secret's name
-MODELREF_COLUMNS = ("NAME", "MODEL", "VERSION", "ALIAS", "FRAMEWORK", "READY", "AGE")
+MODELREF_COLUMNS = ("NAME", "MODEL", "VERSION", "ALIAS", "FRAMEWORK", "PINNED", "READY", "AGE")
 _CRD_API = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 _POLL = 0.2
 _OPERATOR_STOP_WAIT = 3.0
@@ -176,6 +176,8 @@ def sync_state(obj: Mapping[str, Any]) -> tuple[bool, str]:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"  # kubectl prints a boolean column as JSON does
     return "" if value is None else str(value)  # kubectl leaves a missing value blank
 
 
@@ -196,6 +198,7 @@ def modelref_rows(items: Sequence[Mapping[str, Any]], now: datetime) -> list[lis
                 _cell(version.get("version")),
                 _cell(version.get("versionAlias")),
                 _cell((version.get("framework") or {}).get("type")),
+                _cell(spec.get("pinned")),
                 _cell(ready.get("status")),
                 age,
             ]

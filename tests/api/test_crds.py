@@ -103,7 +103,10 @@ def _schema_at(root: dict[str, Any], json_path: str) -> dict[str, Any] | None:
 @pytest.mark.parametrize(
     ("filename", "expected"),
     [
-        ("modelrefs.yaml", ["Model", "Version", "Alias", "Framework", "Ready", "Reason", "Age"]),
+        (
+            "modelrefs.yaml",
+            ["Model", "Version", "Alias", "Framework", "Pinned", "Ready", "Reason", "Age"],
+        ),
         (
             "modelcatalogsyncs.yaml",
             ["URL", "Models", "Ready", "Reason", "Last Sync", "Age", "Message"],
@@ -125,7 +128,11 @@ def test_printer_columns(filename: str, expected: list[str]) -> None:
         if col["name"] in ("Ready", "Reason", "Message"):
             assert col["jsonPath"].startswith(READY_FILTER)
             continue
-        wanted = {"integer": ("integer", None), "date": ("string", "date-time")}
+        wanted = {
+            "integer": ("integer", None),
+            "boolean": ("boolean", None),
+            "date": ("string", "date-time"),
+        }
         schema_type, schema_format = wanted.get(col["type"], ("string", None))
         assert target["type"] == schema_type, col
         if schema_format:

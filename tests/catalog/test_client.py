@@ -22,6 +22,7 @@ from modelsync.catalog import (
     NotFound,
     VersionsEndpointUnsupported,
 )
+from modelsync.catalog.records import VersionRecord
 from modelsync_sandbox.catalog_server import CatalogSandbox
 
 FIXTURE_COUNT = 38  # models in the shipped fixture file (checked below)
@@ -309,12 +310,17 @@ def _expected_newest_deployable(raw: dict[str, Any]) -> str | None:
     return newest
 
 
-async def test_newest_deployable_version_for_every_fixture_model(
+def _newest_deployable(versions: list[VersionRecord]) -> VersionRecord | None:
+    deployable = [v for v in versions if v.deployable]
+    return max(deployable, key=lambda v: v.manifest.version or 0) if deployable else None
+
+
+async def test_every_fixture_model_lists_its_versions_page_by_page(
     catalog_server: CatalogSandbox, catalog_fixture_data: dict[str, Any]
 ) -> None:
     async with make_client(catalog_server, page_size=2) as client:
         for raw in fixture_models(catalog_fixture_data):
-            found = await client.newest_deployable_version(raw["id"])
+            found = _newest_deployable(await client.list_model_versions(raw["id"]))
             assert (found.id if found else None) == _expected_newest_deployable(raw), raw["name"]
     versions_requests = api_requests(catalog_server, VERSIONS_PATH)
     assert {r.query["model_id"] for r in versions_requests} == fixture_ids(catalog_fixture_data)
@@ -332,17 +338,17 @@ async def test_list_model_versions(
     assert {v.model_id for v in versions} == {raw["id"]}
 
 
-async def test_newest_deployable_version_sees_new_versions(
+async def test_list_model_versions_sees_new_versions(
     catalog_server: CatalogSandbox, catalog_fixture_data: dict[str, Any]
 ) -> None:
     raw = next(m for m in fixture_models(catalog_fixture_data) if m["name"] == "churn_uplift")
     async with make_client(catalog_server) as client:
-        assert await client.newest_deployable_version(raw["id"]) is None
+        assert _newest_deployable(await client.list_model_versions(raw["id"])) is None
         added = catalog_server.catalog.add_version(
             raw["id"],
             {"deployable": True, "manifest": {**raw["versions"][0]["manifest"], "version": 9}},
         )
-        found = await client.newest_deployable_version(raw["id"])
+        found = _newest_deployable(await client.list_model_versions(raw["id"]))
     assert found is not None
     assert found.id == added["id"]
 
@@ -352,7 +358,7 @@ async def test_versions_endpoint_404_means_unsupported(catalog_server: CatalogSa
     sleep = RecordingSleep()
     async with make_client(catalog_server, sleep=sleep) as client:
         with pytest.raises(VersionsEndpointUnsupported) as caught:
-            await client.newest_deployable_version("any")
+            await client.list_model_versions("any")
     error = caught.value
     assert isinstance(error, NotFound)
     assert error.status_code == 404

@@ -96,7 +96,7 @@ async def _refused(_sandbox: CatalogSandbox) -> object:
 async def _versions_404(sandbox: CatalogSandbox) -> object:
     sandbox.faults.fail_next(1, 404)
     async with _client(sandbox.url, SECRET) as client:
-        return await client.newest_deployable_version("m-1")
+        return await client.list_model_versions("m-1")
 
 
 async def _runaway(sandbox: CatalogSandbox) -> object:

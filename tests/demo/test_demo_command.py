@@ -23,7 +23,9 @@ import pytest
 from modelsync_sandbox.demo import DemoOptions, run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
-HEADER = re.compile(r"^NAME\s+MODEL\s+VERSION\s+ALIAS\s+FRAMEWORK\s+READY\s+AGE$", re.MULTILINE)
+HEADER = re.compile(
+    r"^NAME\s+MODEL\s+VERSION\s+ALIAS\s+FRAMEWORK\s+PINNED\s+READY\s+AGE$", re.MULTILINE
+)
 # The example sync selects ^(fraud|churn)- in the fraud and churn repos of the fixtures.
 EXPECTED = {
     "churn.churn-predictor": "5",  # v6 is not deployable: the newest deployable one

@@ -96,18 +96,21 @@ def test_rows_follow_the_printer_columns_sorted_by_name() -> None:
         _modelref("a", version=1, versionAlias="v1.0"),
         {"metadata": {"name": "c"}},
     ]
+    items[1]["spec"]["pinned"] = True
     assert modelref_rows(items, NOW) == [
-        ["a", "model:acme/x/a", "1", "v1.0", "", "True", "2m30s"],
-        ["b", "model:acme/x/b", "3", "", "sklearn", "True", "2m30s"],
-        ["c", "", "", "", "", "", "<unknown>"],
+        ["a", "model:acme/x/a", "1", "v1.0", "", "true", "True", "2m30s"],
+        ["b", "model:acme/x/b", "3", "", "sklearn", "", "True", "2m30s"],
+        ["c", "", "", "", "", "", "", "<unknown>"],
     ]
 
 
 def test_table_layout_is_kubectls() -> None:
-    rows = [["fraud.detector", "model:acme/fraud/detector", "5", "", "sklearn", "True", "3s"]]
+    rows = [["fraud.detector", "model:acme/fraud/detector", "5", "", "sklearn", "", "True", "3s"]]
     assert format_table(MODELREF_COLUMNS, rows).splitlines() == [
-        "NAME             MODEL                       VERSION   ALIAS   FRAMEWORK   READY   AGE",
-        "fraud.detector   model:acme/fraud/detector   5                 sklearn     True    3s",
+        "NAME             MODEL                       VERSION   ALIAS   FRAMEWORK   PINNED   READY"
+        "   AGE",
+        "fraud.detector   model:acme/fraud/detector   5                 sklearn              True "
+        "   3s",
     ]
 
 

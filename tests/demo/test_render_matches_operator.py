@@ -38,6 +38,13 @@ def _ready(obj: dict[str, Any]) -> dict[str, Any]:
             },
             id="latest-selected",
         ),
+        pytest.param(  # versions chosen by selector, a pin, NoMatchingVersion
+            {
+                "versionSelector": {"tags": ["prod"], "aliasPattern": "^v"},
+                "pins": [{"model": "churn/churn-predictor", "version": 2}],
+            },
+            id="selected-and-pinned",
+        ),
     ],
 )
 def test_render_equals_what_the_operator_creates(
@@ -62,6 +69,11 @@ def test_render_equals_what_the_operator_creates(
 
     assert len(live) > 3
     assert set(rendered) == set(live)
+    if "pins" in spec:
+        pinned = rendered["churn.churn-predictor"]["spec"]
+        assert (pinned["pinned"], pinned["version"]["version"]) == (True, 2)
+        reasons = {_ready(r)["reason"] for r in rendered.values()}
+        assert {"PinnedVersionResolved", "NoMatchingVersion"} <= reasons, reasons
     for name, ours in rendered.items():
         theirs = live[name]
         assert ours["apiVersion"] == theirs["apiVersion"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -75,6 +76,19 @@ def render(directory: Path | str) -> list[Manifest]:
     docs = [d for d in yaml.safe_load_all(_render_text(path.resolve())) if d is not None]
     assert all(isinstance(d, dict) for d in docs)
     return docs
+
+
+def render_base_with(overlay: Path, component: str) -> list[Manifest]:
+    """deploy/base with deploy/components/COMPONENT, rendered through an overlay written to
+    the empty directory `overlay` (kustomize takes only relative paths)."""
+    base = os.path.relpath(ROOT / "deploy" / "base", overlay)
+    path = os.path.relpath(ROOT / "deploy" / "components" / component, overlay)
+    (overlay / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources: [{base}]\ncomponents: [{path}]\n",
+        encoding="utf-8",
+    )
+    return render(overlay)
 
 
 def find(objects: Iterable[Manifest], kind: str, name: str | None = None) -> Iterator[Manifest]:

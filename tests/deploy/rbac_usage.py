@@ -15,7 +15,9 @@ runs (OPERATOR_PROCESS) are the roots; shared code (kube/, plan/, ...) counts on
 functions, classes and methods reachable from them (`CallGraph`: names and module attributes
 resolved through imports; a method counts once its class is reached and its name is used).
 What only other commands reach, e.g. `modelsync reconcile`, which patches a ModelCatalogSync
-with the user's own credentials, needs no grant in the operator's roles.
+with the user's own credentials, needs no grant in the operator's roles. The webhook server
+(WEBHOOK_MODULES, on with `--webhook-port`) sets the same annotation: what only it reaches is
+granted by deploy/components/webhook, not by the base (`code_permissions(webhook=False)`).
 
 The Kopf side is derived from the registered handlers (`@kopf.on.*` in handlers.py) and
 Kopf's own machinery (CRD observation, namespace observation), per its source; Kopf runs
@@ -38,6 +40,7 @@ from deploy.manifests import ROOT
 
 __all__ = [
     "OPERATOR_PROCESS",
+    "WEBHOOK_MODULES",
     "CallGraph",
     "Permission",
     "Unit",
@@ -52,12 +55,16 @@ __all__ = [
     "owner_reference_permissions",
     "package_graph",
     "permissions_in_source",
+    "webhook_permissions",
 ]
 
 PACKAGE_DIR = ROOT / "operator" / "modelsync"
 PACKAGE = "modelsync"
 # Modules only the operator process (`modelsync run`) runs: every definition in them is a root.
 OPERATOR_PROCESS = ("cli/run.py", "cli/kopf_main.py", "handlers.py", "runtime")
+# The webhook server's modules: it runs only with `--webhook-port`, and what it alone needs is
+# granted by deploy/components/webhook, not by the base.
+WEBHOOK_MODULES = ("modelsync.runtime.webhook",)
 
 _HTTP_VERB = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 _VARIANT_SUFFIXES = ("_with_http_info", "_without_preload_content")
@@ -460,15 +467,17 @@ class CallGraph:
             units.add(Unit(unit.module, unit.name.split(".", 1)[0]))
         return units, attributes
 
-    def reached(self, roots: Iterable[Unit]) -> set[Unit]:
-        """Every definition reachable from `roots`."""
+    def reached(self, roots: Iterable[Unit], *, avoid: Iterable[str] = ()) -> set[Unit]:
+        """Every definition reachable from `roots` without entering the modules `avoid`
+        names (an optional feature's code: what it alone needs is granted separately)."""
+        avoided = frozenset(avoid)
         reached: set[Unit] = set()
         attributes: set[str] = set()
         todo = list(roots)
         while todo:
             while todo:
                 unit = todo.pop()
-                if unit in reached:
+                if unit in reached or unit.module in avoided:
                     continue
                 reached.add(unit)
                 module = self.modules[unit.module]
@@ -578,16 +587,26 @@ def package_graph() -> CallGraph:
 
 
 @functools.cache
-def operator_units() -> frozenset[Unit]:
-    """The definitions the operator process can run."""
+def operator_units(*, webhook: bool = True) -> frozenset[Unit]:
+    """The definitions the operator process can run (`webhook=False`: with the webhook
+    server's modules, WEBHOOK_MODULES, left out, as `--webhook-port` off leaves them)."""
     graph = package_graph()
-    return frozenset(graph.reached(graph.roots(OPERATOR_PROCESS)))
+    avoid = () if webhook else WEBHOOK_MODULES
+    return frozenset(graph.reached(graph.roots(OPERATOR_PROCESS), avoid=avoid))
 
 
 @functools.cache
-def code_permissions() -> frozenset[Permission]:
-    """Everything the operator process's own client calls need."""
-    return frozenset(package_graph().permissions(operator_units(), _module_names))
+def code_permissions(*, webhook: bool = True) -> frozenset[Permission]:
+    """Everything the operator process's own client calls need (`webhook=False`: without
+    the webhook server's)."""
+    return frozenset(package_graph().permissions(operator_units(webhook=webhook), _module_names))
+
+
+@functools.cache
+def webhook_permissions() -> frozenset[Permission]:
+    """What only the webhook server (`modelsync run --webhook-port`) needs: the rules of
+    deploy/components/webhook."""
+    return code_permissions() - code_permissions(webhook=False)
 
 
 @functools.cache

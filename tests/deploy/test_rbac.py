@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import modelsync.handlers
-from deploy.manifests import ROOT, Manifest, container, find, render
+from deploy.manifests import ROOT, Manifest, container, find, render, render_base_with
 from deploy.rbac_usage import (
     OPERATOR_PROCESS,
     CallGraph,
@@ -29,6 +29,7 @@ from deploy.rbac_usage import (
     owner_reference_permissions,
     package_graph,
     permissions_in_source,
+    webhook_permissions,
 )
 from modelsync.api.constants import GROUP, PLURAL_MODELREF, PLURAL_SYNC, VERSION
 from modelsync.cli.kopf_main import kopf_settings
@@ -53,11 +54,11 @@ def _source(path: Path) -> str:
 
 
 @functools.cache
-def needed(*, clusterwide: bool) -> frozenset[Permission]:
-    """Everything the operator process needs, in one mode."""
+def needed(*, clusterwide: bool, webhook: bool = False) -> frozenset[Permission]:
+    """Everything the operator process needs, in one mode (`webhook`: with --webhook-port)."""
     posting = kopf_settings().posting
     return frozenset(
-        code_permissions()
+        code_permissions(webhook=webhook)
         | kopf_handler_permissions(_source(PACKAGE / "handlers.py"), vars(modelsync.handlers))
         | kopf_framework_permissions(clusterwide=clusterwide, posting=posting.enabled)
         | owner_reference_permissions(_source(PACKAGE / "plan" / "types.py"), GROUP, PLURAL_SYNC)
@@ -121,13 +122,19 @@ def test_the_scan_finds_the_operators_calls() -> None:
 
 def test_the_reconcile_command_is_not_the_operator() -> None:
     """`modelsync reconcile` annotates a ModelCatalogSync (patch) with the user's own
-    credentials; the operator process never reaches that code, so its roles lack the verb."""
-    assert Permission(GROUP, PLURAL_SYNC, "patch") in cli_permissions("cli/reconcile.py")
-    assert Permission(GROUP, PLURAL_SYNC, "patch") not in code_permissions()
-    reached = operator_units()
+    credentials; the operator process reaches that code only through the webhook server, so
+    the base's roles lack the verb and deploy/components/webhook grants it."""
+    patch = Permission(GROUP, PLURAL_SYNC, "patch")
+    assert patch in cli_permissions("cli/reconcile.py")
+    assert patch not in code_permissions(webhook=False)
+    assert webhook_permissions() == {patch}
+    reached = operator_units(webhook=False)
     assert Unit("modelsync.kube.modelcatalogsyncs", "patch_sync_status") in reached
     assert Unit("modelsync.kube.modelcatalogsyncs", "request_reconcile") not in reached
     assert Unit("modelsync.kube.client", "current_namespace") not in reached
+    with_webhook = operator_units()
+    assert Unit("modelsync.kube.modelcatalogsyncs", "request_reconcile") in with_webhook
+    assert Unit("modelsync.kube.client", "current_namespace") not in with_webhook
 
 
 def test_only_the_run_command_is_the_operator_process() -> None:
@@ -212,9 +219,36 @@ def test_namespaced_overlay_grants_per_namespace_what_is_used() -> None:
         )
 
 
+def _with_webhook(tmp_path: Path) -> list[Manifest]:
+    """deploy/base with deploy/components/webhook, as an overlay would use them."""
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    return render_base_with(overlay, "webhook")
+
+
+def test_the_webhook_component_grants_exactly_what_the_webhook_adds(tmp_path: Path) -> None:
+    """deploy/components/webhook on the base: the roles then grant what the operator process
+    needs with the webhook server on, and its own role only what the webhook alone needs."""
+    objects = _with_webhook(tmp_path)
+    roles = _bound_rules(objects, "ClusterRole", "ClusterRoleBinding")
+    want = set(needed(clusterwide=True, webhook=True))
+    cluster_want = {p for p in want if not _is_lease(p)}
+    granted = _grants(roles)
+    assert granted == cluster_want, _difference_report(cluster_want, granted)
+    _check_leader_election_role(objects, want)
+    component = [r for r in roles if r["metadata"]["name"] == "modelsync-webhook"]
+    assert _grants(component) == set(webhook_permissions())
+    assert main_args_enable_webhook(objects)
+
+
+def main_args_enable_webhook(objects: list[Manifest]) -> bool:
+    return any(a.startswith("--webhook-port=") for a in container(objects)["args"])
+
+
 @pytest.mark.parametrize("path", ["deploy/base", "deploy/overlays/namespaced"])
 def test_secrets_are_get_only_and_lease_access_is_by_name(path: str) -> None:
     objects = render(path)
+    assert not main_args_enable_webhook(objects)  # the base grants no patch on syncs
     main = container(objects)
     lease_name = next(
         (a.split("=", 1)[1] for a in main["args"] if a.startswith("--leader-election-id=")),

@@ -8,8 +8,9 @@ import urllib.parse
 from typing import Any
 
 import pytest
+import yaml
 
-from fidelity.runner import Ctx, Pair, compare
+from fidelity.runner import CRD_DIR, REAL, Ctx, Pair, compare
 from fixtures_real_cluster import XDIST_GROUP
 
 pytestmark = [pytest.mark.real_cluster, pytest.mark.xdist_group(XDIST_GROUP)]
@@ -24,6 +25,18 @@ PUBLISHED = {
     "apis/example.dev/v1": ("dev.example.v1.Widget", "dev.example.v1.WidgetList"),
 }
 PUBLISH_WITHIN = 60.0  # seconds
+# Fields whose explain output must carry their CRD description: (kubectl explain argument,
+# (CRD kind, property path below the version's schema)).
+DESCRIBED = (
+    ("modelcatalogsyncs.spec.versionSelector", ("ModelCatalogSync", "spec.versionSelector")),
+    (
+        "modelcatalogsyncs.spec.versionSelector.aliasSemver",
+        ("ModelCatalogSync", "spec.versionSelector.aliasSemver"),
+    ),
+    ("modelcatalogsyncs.spec.pins", ("ModelCatalogSync", "spec.pins")),
+    ("modelcatalogsyncs.spec.webhook", ("ModelCatalogSync", "spec.webhook")),
+    ("modelrefs.spec.pinned", ("ModelRef", "spec.pinned")),
+)
 # Not `metadata` (nor --recursive at a kind's root): the sandbox names ObjectMeta without
 # spelling out its fields.
 EXPLAINED = (
@@ -33,6 +46,7 @@ EXPLAINED = (
     "modelcatalogsyncs.spec --recursive",
     "mcs.spec.select.frameworks",
     "modelcatalogsyncs.status",
+    *(what for what, _ in DESCRIBED),
     "widgets",
     "widgets.spec",
     "widgets.spec.extra",
@@ -50,7 +64,10 @@ def _published(t: Ctx, group_version: str, names: tuple[str, ...]) -> dict[str, 
         if entry is not None:
             path, _, query = entry["serverRelativeURL"].partition("?")
             reply = t.server.request("GET", path, query=dict(urllib.parse.parse_qsl(query)))
-            schemas = reply.obj()["components"]["schemas"]
+            # 301: the schemas changed between the index and this request (the index names
+            # them by hash); read the index again.
+            if reply.status == 200:
+                schemas = reply.obj()["components"]["schemas"]
         if all(name in schemas for name in names):
             return schemas
         if time.monotonic() > deadline:
@@ -78,6 +95,28 @@ def _script(t: Ctx) -> None:
         t.kubectl(f"explain {what}", f"explain {what}")
 
 
+def _description(kind: str, path: str) -> str:
+    """A field's description in crds/, whitespace collapsed."""
+    for file in sorted(CRD_DIR.glob("*.yaml")):
+        crd = yaml.safe_load(file.read_text(encoding="utf-8"))
+        if not isinstance(crd, dict) or crd.get("kind") != "CustomResourceDefinition":
+            continue
+        if crd["spec"]["names"]["kind"] != kind:
+            continue
+        node = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        for part in path.split("."):
+            node = node["properties"][part]
+        return " ".join(str(node["description"]).split())
+    raise AssertionError(f"no CRD of kind {kind} in {CRD_DIR}")
+
+
 @pytest.mark.usefixtures("project_pair")
 def test_crd_schemas_and_explain(pair: Pair) -> None:
-    compare(pair, _script, namespace=False)
+    transcripts = compare(pair, _script, namespace=False)
+    # Equal on both servers; and what they print is the CRD's description of the field.
+    explained = dict(transcripts[REAL])
+    for what, (kind, path) in DESCRIBED:
+        step = explained[f"explain {what}"]
+        assert step["rc"] == 0, step["stderr"]
+        printed = " ".join(step["stdout"].split())
+        assert _description(kind, path) in printed, what

@@ -65,6 +65,10 @@ OPERATOR_FLAGS = (
     "--log-format=text",
 )
 
+# The session operator is the shard of the syncs without a shard label, so that
+# test_e2e_sharding's shard operators (modelsync.dev/shard=a|b) have theirs to themselves.
+SESSION_SHARD = "!modelsync.dev/shard"
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -149,6 +153,8 @@ class E2E:
     metrics_url: str = ""
     # The real API server's audit log (every write), when we started that server.
     audit_log: Path | None = None
+    # The session operator's push-trigger webhook (`--webhook-port`): http://127.0.0.1:PORT
+    webhook_url: str = ""
 
     def kubectl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         start = time.monotonic()
@@ -214,7 +220,15 @@ def e2e(
     log_path = tmp_path_factory.mktemp("operator") / "operator.log"
     liveness = f"http://127.0.0.1:{free_port()}/healthz"
     metrics_port = free_port()
-    flags = (*OPERATOR_FLAGS, f"--liveness={liveness}", *metrics_flags(metrics_port))
+    webhook_port = free_port()
+    flags = (
+        *OPERATOR_FLAGS,
+        f"--sync-selector={SESSION_SHARD}",
+        f"--liveness={liveness}",
+        *metrics_flags(metrics_port),
+        f"--webhook-port={webhook_port}",
+        "--webhook-host=127.0.0.1",
+    )
     operator = OperatorProcess(operator_kubeconfig, log_path, flags)
     env = E2E(
         kubeconfig,
@@ -223,6 +237,7 @@ def e2e(
         liveness,
         f"http://127.0.0.1:{metrics_port}/metrics",
         audit_log=audit_log,
+        webhook_url=f"http://127.0.0.1:{webhook_port}",
     )
     try:
         env.ok("apply", "-f", str(CRDS))

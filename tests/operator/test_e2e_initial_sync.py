@@ -93,7 +93,16 @@ def test_kubectl_printer_columns_wait_and_category(scenario: Scenario) -> None:
     scenario.create_sync("fd", filters={"fqn": "model:acme/fraud/fraud-detector"})
     scenario.wait_condition("fd", "True", "Synced")
     table = scenario.e2e.ok("get", "modelrefs", "-n", scenario.namespace).splitlines()
-    assert table[0].split() == ["NAME", "MODEL", "VERSION", "ALIAS", "FRAMEWORK", "READY", "AGE"]
+    assert table[0].split() == [
+        "NAME",
+        "MODEL",
+        "VERSION",
+        "ALIAS",
+        "FRAMEWORK",
+        "PINNED",
+        "READY",
+        "AGE",
+    ]
     row = table[1].split()
     assert row[:3] == ["fraud.fraud-detector", "model:acme/fraud/fraud-detector", "5"]
     assert "sklearn" in row

@@ -23,7 +23,7 @@ def test_deployable_latest_is_chosen_without_lookup() -> None:
     choice = choose_version(m, LD, MISSING)
     assert choice is not None
     assert choice.version == m.latest_version
-    assert choice.deployable
+    assert choice.ready
     assert choice.message == "version 7 is deployable"
 
 
@@ -37,7 +37,7 @@ def test_latest_policy_takes_a_non_deployable_latest_version_but_is_not_ready() 
     choice = choose_version(m, VersionPolicy.LATEST, MISSING)
     assert choice is not None
     assert choice.version == m.latest_version
-    assert not choice.deployable
+    assert not choice.ready
     assert "version 3" in choice.message
 
 
@@ -47,7 +47,7 @@ def test_latest_deployable_uses_the_looked_up_version() -> None:
     choice = choose_version(m, LD, older)
     assert choice is not None
     assert choice.version == older
-    assert choice.deployable
+    assert choice.ready
     assert choice.message == "version 6 (v1.6) is deployable"
 
 
@@ -56,7 +56,7 @@ def test_no_deployable_version_points_at_latest() -> None:
     choice = choose_version(m, LD, None)
     assert choice is not None
     assert choice.version == m.latest_version
-    assert not choice.deployable
+    assert not choice.ready
     assert "version 8" in choice.message
 
 
@@ -66,7 +66,7 @@ def test_a_lookup_answer_for_another_model_or_not_deployable_counts_as_none() ->
         choice = choose_version(m, LD, answer)
         assert choice is not None
         assert choice.version == m.latest_version
-        assert not choice.deployable
+        assert not choice.ready
 
 
 def test_missing_resolution_when_needed_raises() -> None:
@@ -88,7 +88,7 @@ def test_unsupported_keeps_the_deployable_version_the_ref_holds() -> None:
     assert choice is not None
     assert choice.version is None
     assert choice.kept == held["version"]
-    assert choice.deployable
+    assert choice.ready
     assert choice.message == "version 5 is deployable"
 
 
@@ -103,7 +103,7 @@ def test_unsupported_without_a_held_deployable_version_points_at_latest(held: st
     choice = choose_version(m, LD, UNSUPPORTED, existing)
     assert choice is not None
     assert choice.version == m.latest_version
-    assert not choice.deployable
+    assert not choice.ready
     assert "cannot list older versions" in choice.message
 
 

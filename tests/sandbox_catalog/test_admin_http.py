@@ -206,3 +206,50 @@ async def test_a_lie_armed_over_http_holds_until_cleared_over_http(
         assert ids(await api.get(MODELS, params={"offset": offset, "limit": 4})) == first
     assert (await admin.delete("/faults")).status_code == 204
     assert ids(await api.get(MODELS, params={"offset": 4, "limit": 4})) != first
+
+
+async def test_publish_and_relabel_endpoints(
+    admin: httpx.AsyncClient, api: httpx.AsyncClient
+) -> None:
+    detector = next(
+        m
+        for m in (await admin.get("/models")).json()["models"]
+        if m["fqn"] == "model:acme/fraud/fraud-detector"
+    )
+    model_id = detector["id"]
+    labels = {
+        "tags": ["prod"],
+        "version_alias": "v2.2.0",
+        "metrics": [{"key": "auc", "value": 0.93, "timestamp": 1_717_000_000_000, "step": 60}],
+        "deployable": True,
+    }
+    published = await admin.post(f"/models/{model_id}/publish", json=labels)
+    assert published.status_code == 201
+    new = published.json()
+    assert new["manifest"]["version"] == 1 + len(detector["versions"])
+    assert {key: new[key] for key in labels} == labels
+    listed = (await api.get(MODELS, params={"fqn": detector["fqn"]})).json()
+    spec_validator("ListModelsResponse").validate(listed)
+    assert listed["data"][0]["latest_version"] == new
+
+    changed = await admin.patch(
+        f"/models/{model_id}/versions/3", json={"tags": ["retired"], "version_alias": None}
+    )
+    assert changed.status_code == 200
+    versions = (await api.get("/api/ml/v1/model-versions", params={"model_id": model_id})).json()
+    for version in versions["data"]:
+        spec_validator("ModelVersion").validate(version)
+    third = next(v for v in versions["data"] if v["manifest"]["version"] == 3)
+    assert third == changed.json()
+    assert third["tags"] == ["retired"]
+    assert "version_alias" not in third
+    assert third["metrics"], "metrics left out of the body stay as they were"
+
+    assert (await admin.post("/models/none/publish", json={})).status_code == 404
+    assert (await admin.patch("/models/none/versions/1", json={})).status_code == 404
+    assert (await admin.patch(f"/models/{model_id}/versions/99", json={})).status_code == 404
+    assert (await admin.patch(f"/models/{model_id}/versions/x", json={})).status_code == 404
+    refused = await admin.post(f"/models/{model_id}/publish", json={"version_alias": "2.0"})
+    assert refused.status_code == 400
+    assert "version_alias" in refused.json()["detail"]
+    assert (await admin.patch(f"/models/{model_id}/versions/3", json=[1])).status_code == 400

@@ -165,3 +165,22 @@ def test_a_run_id_spans_two_models(catalog_fixture_data: dict[str, Any], run_id:
         if v["manifest"].get("run_id") == run_id
     }
     assert len(owners) == 2
+
+
+def test_covers_promotion_labels(catalog_fixture_data: dict[str, Any]) -> None:
+    """What version selectors need: semver and other aliases, tags, metrics on every version,
+    and models whose newest version is not the one tagged for production."""
+    versions = _versions(catalog_fixture_data)
+    aliases = {v["version_alias"] for v in versions if v.get("version_alias")}
+    assert {"v1.0.0", "v1.1.0", "v2.1.0"} <= aliases, "semver aliases"
+    assert {"v1-prod", "v6-rc1", "v3"} <= aliases, "aliases that are not full semver"
+    assert all(v["metrics"] and all("value" in m for m in v["metrics"]) for v in versions)
+    assert all(v.get("version_alias", "").startswith("v") for v in versions if "version_alias" in v)
+    promoted_before_latest = [
+        m
+        for m in catalog_fixture_data["models"]
+        if m["versions"]
+        and "prod" not in max(m["versions"], key=version_number)["tags"]
+        and any("prod" in v["tags"] for v in m["versions"])
+    ]
+    assert len(promoted_before_latest) >= 3

@@ -127,3 +127,91 @@ def test_replace_keeps_old_content_when_new_is_bad() -> None:
     with pytest.raises(FixtureError):
         store.replace({"models": [_model(), _model()]})
     assert store.models() == before
+
+
+def test_publish_version_copies_the_latest_manifest_with_the_given_labels() -> None:
+    store = CatalogStore({"models": [_model()]})
+    first = store.publish_version("m1")
+    assert first["manifest"] == {
+        "name": "demo",
+        "metadata": {},
+        "ml_repo": "demo",
+        "source": {"type": "truefoundry"},
+        "version": 1,
+    }
+    assert (first["tags"], first["metrics"], first["deployable"]) == ([], [], False)
+    assert "version_alias" not in first
+    store.relabel_version("m1", 1, {"version_alias": "v1.0.0"})
+    labels = {
+        "tags": ["prod", "champion"],
+        "version_alias": "v2.1.0",
+        "metrics": [{"key": "auc", "value": 0.93, "timestamp": 1_700_000_000_000, "step": 3}],
+        "deployable": True,
+    }
+    second = store.publish_version("m1", labels)
+    assert second["manifest"]["version"] == 2
+    assert second["manifest"]["version_alias"] == second["version_alias"] == "v2.1.0"
+    assert {key: second[key] for key in labels} == labels
+    served = store.list_models(ModelFilter())[0]
+    spec_validator("Model").validate(served)
+    assert served["latest_version"] == second
+    listed = store.list_versions(VersionFilter(model_id="m1"))
+    assert [v["version_alias"] for v in listed] == ["v2.1.0", "v1.0.0"]
+    for version in listed:
+        spec_validator("ModelVersion").validate(version)
+    assert store.list_versions(VersionFilter(tag="champion")) == [second]
+
+
+def test_relabel_version_changes_only_the_given_labels() -> None:
+    store = CatalogStore({"models": [_model()]})
+    labels = {"tags": ["prod"], "version_alias": "v1-prod", "metrics": [{"key": "auc"}]}
+    published = store.publish_version("m1", {**labels, "deployable": True})
+    store.publish_version("m1")
+    changed = store.relabel_version("m1", 1, {"tags": ["retired"], "metrics": []})
+    assert changed["tags"] == ["retired"]
+    assert changed["metrics"] == []
+    assert (changed["version_alias"], changed["deployable"]) == ("v1-prod", True)
+    assert changed["updated_at"] >= published["updated_at"]
+    removed = store.relabel_version("m1", 1, {"version_alias": None, "deployable": False})
+    assert "version_alias" not in removed
+    assert "version_alias" not in removed["manifest"]
+    assert removed["deployable"] is False
+    assert store.list_versions(VersionFilter(version=1)) == [removed]
+    assert store.list_models(ModelFilter())[0]["latest_version"]["manifest"]["version"] == 2
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"tags": "prod"},
+        {"tags": [1]},
+        {"version_alias": "1.2.0"},
+        {"version_alias": "v1.2.0-"},
+        {"version_alias": "v" + "1" * 128},
+        {"metrics": [{"value": 0.9}]},
+        {"metrics": [{"key": "auc", "value": "high"}]},
+        {"metrics": [{"key": "auc", "value": True}]},
+        {"metrics": [{"key": "auc", "step": -1}]},
+        {"deployable": "yes"},
+        {"colour": "blue"},
+    ],
+)
+def test_bad_labels_are_refused_and_change_nothing(labels: dict[str, Any]) -> None:
+    store = CatalogStore({"models": [_model()]})
+    store.publish_version("m1", {"tags": ["prod"]})
+    before = store.models()
+    with pytest.raises(FixtureError, match="bad version labels"):
+        store.publish_version("m1", labels)
+    with pytest.raises(FixtureError, match="bad version labels"):
+        store.relabel_version("m1", 1, labels)
+    assert store.models() == before
+
+
+def test_publish_and_relabel_unknown_model_or_version() -> None:
+    store = CatalogStore({"models": [_model()]})
+    with pytest.raises(KeyError):
+        store.publish_version("missing")
+    with pytest.raises(KeyError):
+        store.relabel_version("m1", 1, {"tags": []})
+    with pytest.raises(KeyError):
+        store.relabel_version("missing", 1, {"tags": []})

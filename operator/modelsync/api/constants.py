@@ -67,6 +67,11 @@ REASON_INVALID_TOKEN: Final = "InvalidToken"  # noqa: S105 (a reason, not a secr
 # ModelRef Ready reasons.
 REASON_DEPLOYABLE_VERSION_RESOLVED: Final = "DeployableVersionResolved"
 REASON_NO_DEPLOYABLE_VERSION: Final = "NoDeployableVersion"
+# spec.versionSelector: no version qualifies (the ModelRef keeps the latest version).
+REASON_NO_MATCHING_VERSION: Final = "NoMatchingVersion"
+# spec.pins: the pinned version exists (Ready=True, deployable or not) / does not.
+REASON_PINNED_VERSION_RESOLVED: Final = "PinnedVersionResolved"
+REASON_PINNED_VERSION_NOT_FOUND: Final = "PinnedVersionNotFound"
 REASON_REMOVED_FROM_CATALOG: Final = "RemovedFromCatalog"
 
 # Per-model failure reason in ModelCatalogSync status.failures.

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Final
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from modelsync.api.conditions import Condition
 from modelsync.api.constants import (
@@ -19,7 +19,8 @@ from modelsync.api.constants import (
 from modelsync.api.duration import format_duration, parse_duration, parse_duration_ns
 from modelsync.api.labels import is_qualified_name, is_valid_label_value
 from modelsync.api.patterns import InvalidPattern, compile_name_pattern
-from modelsync.api.wire import NonNegativeInt64, RFC3339Text, WireModel, is_empty
+from modelsync.api.semver import InvalidRange, parse_range
+from modelsync.api.wire import INT64_MAX, NonNegativeInt64, RFC3339Text, WireModel, is_empty
 
 DNS_SUBDOMAIN_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 SECRET_KEY_PATTERN: Final = r"^[-._a-zA-Z0-9]+$"  # noqa: S105
@@ -34,6 +35,14 @@ DEFAULT_API_PATH: Final = "/api/ml/v1"
 MAX_FAILURE_MESSAGE_LENGTH: Final = 1024
 # Template labels or annotations; the CRD's maxProperties, which bounds its CEL rules' cost.
 MAX_TEMPLATE_ENTRIES: Final = 64
+# versionSelector and pins: the CRD's maxItems / maxLength.
+MAX_SELECTOR_TAGS: Final = 64
+MAX_METRIC_BOUNDS: Final = 32
+MAX_PINS: Final = 1000
+MAX_ALIAS_LENGTH: Final = 1024
+# A pin's model, "<ml_repo>/<name>": two parts without "/", ",", whitespace or control
+# characters (api/model_names.py); explicit ASCII classes so Go, Rust and Python agree.
+PIN_MODEL_PATTERN: Final = r"^[^/,\x00-\x20\x7f]+/[^/,\x00-\x20\x7f]+$"
 
 
 class SecretKeySelector(WireModel):
@@ -74,6 +83,52 @@ class SelectSpec(WireModel):
     ml_repos: list[str] = Field(default_factory=list, exclude_if=is_empty)
 
 
+class MetricBound(WireModel):
+    """Inclusive numeric bounds on the latest value of one metric of a version; at least one
+    of min / max. A version without the key, or whose latest value is null, does not qualify."""
+
+    key: str = Field(min_length=1, max_length=256)
+    minimum: float | None = Field(default=None, alias="min", allow_inf_nan=False)
+    maximum: float | None = Field(default=None, alias="max", allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> MetricBound:
+        if self.minimum is None and self.maximum is None:
+            raise ValueError("a metric bound needs min, max or both")
+        return self
+
+
+class VersionSelector(WireModel):
+    """Every given field must hold for a version to qualify, on top of versionPolicy."""
+
+    tags: list[str] = Field(default_factory=list, exclude_if=is_empty, max_length=MAX_SELECTOR_TAGS)
+    alias_pattern: str | None = Field(default=None, max_length=1024)
+    alias_semver: str | None = Field(default=None, min_length=1, max_length=1024)
+    metrics: list[MetricBound] = Field(
+        default_factory=list, exclude_if=is_empty, max_length=MAX_METRIC_BOUNDS
+    )
+
+
+class Pin(WireModel):
+    """One model's version, fixed: by number (`version`) or by alias; exactly one of them."""
+
+    model: str = Field(max_length=1024, pattern=PIN_MODEL_PATTERN)
+    version: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    alias: str | None = Field(default=None, min_length=1, max_length=MAX_ALIAS_LENGTH)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Pin:
+        if (self.version is None) == (self.alias is None):
+            raise ValueError("a pin needs exactly one of version and alias")
+        return self
+
+
+class WebhookSpec(WireModel):
+    """Push triggers (`modelsync run --webhook-port`): requests signed with this key."""
+
+    secret_ref: SecretKeySelector
+
+
 class ModelRefTemplate(WireModel):
     labels: dict[str, str] = Field(
         default_factory=dict, exclude_if=is_empty, max_length=MAX_TEMPLATE_ENTRIES
@@ -96,6 +151,9 @@ class ModelCatalogSyncSpec(WireModel):
     model_ref_template: ModelRefTemplate = Field(
         default_factory=ModelRefTemplate, exclude_if=is_empty
     )
+    version_selector: VersionSelector = Field(default_factory=VersionSelector, exclude_if=is_empty)
+    pins: list[Pin] = Field(default_factory=list, exclude_if=is_empty, max_length=MAX_PINS)
+    webhook: WebhookSpec | None = None
 
     @property
     def interval_duration(self) -> timedelta | None:
@@ -121,6 +179,8 @@ def validate_spec(spec: ModelCatalogSyncSpec) -> list[str]:
             compile_name_pattern(spec.select.name_pattern)
         except InvalidPattern as exc:
             errors.append(f"spec.select.namePattern: invalid regular expression: {exc}")
+    errors += _selector_errors(spec.version_selector)
+    errors += _pin_errors(spec.pins)
     template = spec.model_ref_template
     for key, value in template.labels.items():
         if not is_qualified_name(key):
@@ -132,6 +192,37 @@ def validate_spec(spec: ModelCatalogSyncSpec) -> list[str]:
     for key in template.annotations:
         if not is_qualified_name(key):
             errors.append(f"spec.modelRefTemplate.annotations: {key!r} is not a valid key")
+    return errors
+
+
+def _selector_errors(selector: VersionSelector) -> list[str]:
+    errors: list[str] = []
+    if selector.alias_pattern is not None:
+        try:
+            compile_name_pattern(selector.alias_pattern)
+        except InvalidPattern as exc:
+            errors.append(f"spec.versionSelector.aliasPattern: invalid regular expression: {exc}")
+    if selector.alias_semver is not None:
+        try:
+            parse_range(selector.alias_semver)
+        except InvalidRange as exc:
+            errors.append(f"spec.versionSelector.aliasSemver: invalid range: {exc}")
+    for i, bound in enumerate(selector.metrics):
+        low, high = bound.minimum, bound.maximum
+        if low is not None and high is not None and low > high:
+            errors.append(
+                f"spec.versionSelector.metrics[{i}]: min {low:g} is greater than max {high:g}"
+            )
+    return errors
+
+
+def _pin_errors(pins: list[Pin]) -> list[str]:
+    errors: list[str] = []
+    seen: set[str] = set()
+    for i, pin in enumerate(pins):
+        if pin.model in seen:
+            errors.append(f"spec.pins[{i}].model: {pin.model!r} is pinned more than once")
+        seen.add(pin.model)
     return errors
 
 

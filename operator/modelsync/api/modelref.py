@@ -95,6 +95,9 @@ class ModelRefSpec(WireModel):
 
     model: ModelInfo
     version: VersionInfo | None = None
+    # True only when the version comes from a pin; never False, so that ModelRefs written
+    # before pins existed keep their spec digest.
+    pinned: bool | None = None
 
 
 class ModelRefStatus(WireModel):

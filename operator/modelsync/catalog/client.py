@@ -470,15 +470,6 @@ class CatalogClient:
             )
         return list(collected.items)
 
-    async def newest_deployable_version(self, model_id: str) -> VersionRecord | None:
-        """The deployable version with the highest `manifest.version`, or None."""
-        deployable = [v for v in await self.list_model_versions(model_id) if v.deployable]
-        if not deployable:
-            return None
-        return max(
-            deployable, key=lambda v: -1 if v.manifest.version is None else v.manifest.version
-        )
-
     # --- paging --------------------------------------------------------------------------
 
     async def _collect(

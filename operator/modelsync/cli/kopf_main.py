@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import kopf
 
+from modelsync.api.constants import GROUP, PLURAL_SYNC
+from modelsync.api.label_selector import LabelSelector
 from modelsync.handlers import register
 from modelsync.kube.client import KubeApi, load_configuration
 from modelsync.kube.modelref_watch import ModelRefWatches
@@ -25,6 +27,7 @@ from modelsync.runtime.app import OperatorRuntime
 from modelsync.runtime.config import OperatorConfig
 from modelsync.runtime.leader_loop import LeaderElectionConfig, LeaderElector
 from modelsync.runtime.observers import SyncObserver
+from modelsync.runtime.webhook import WebhookConfig, WebhookServer
 
 __all__ = ["KopfOptions", "kopf_settings", "run_operator"]
 
@@ -44,6 +47,9 @@ class KopfOptions:
     kubeconfig: str | None = None
     context: str | None = None
     leader_election: LeaderElectionConfig | None = None
+    webhook: WebhookConfig | None = None  # None: no webhook server
+    # A shard: only the ModelCatalogSyncs (and their ModelRefs) this selects; None: all.
+    sync_selector: LabelSelector | None = None
 
 
 class _NoDiffBase(kopf.DiffBaseStorage):
@@ -68,8 +74,13 @@ class _NoDiffBase(kopf.DiffBaseStorage):
         del body, patch, essence
 
 
-def kopf_settings() -> kopf.OperatorSettings:
+def kopf_settings(sync_selector: LabelSelector | None = None) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
+    if sync_selector is not None:
+        # Server-side: the API server sends only this shard's syncs, and a sync whose labels
+        # stop matching as DELETED (one that starts matching as ADDED). The runtime checks
+        # the labels again (runtime/app.py) all the same.
+        settings.watching.label_selectors[GROUP, PLURAL_SYNC] = str(sync_selector)
     settings.posting.enabled = False  # our own Events only; Kopf would post handler results
     settings.persistence.diffbase_storage = _NoDiffBase()
     settings.process.ultimate_exiting_timeout = 30
@@ -86,14 +97,19 @@ async def run_operator(
     observer: SyncObserver | None = None,
     stop_flag: asyncio.Event | threading.Event | None = None,
     ready_flag: asyncio.Event | threading.Event | None = None,
+    on_webhook: Callable[[int], None] | None = None,
 ) -> None:
-    """Run until stopped (SIGINT/SIGTERM in the main thread, or `stop_flag`)."""
+    """Run until stopped (SIGINT/SIGTERM in the main thread, or `stop_flag`);
+    `on_webhook(code)`: each answer of the webhook server, if it runs."""
     configuration = load_configuration(options.kubeconfig, options.context)
     election = options.leader_election
-    runtime = OperatorRuntime(config, configuration, observer, leading=election is None)
+    shard = options.sync_selector
+    runtime = OperatorRuntime(
+        config, configuration, observer, leading=election is None, sync_selector=shard
+    )
     # Its own connections: the watches hold theirs open and never take the writers'.
     watch_api = KubeApi(load_configuration(options.kubeconfig, options.context), max_workers=1)
-    modelrefs = ModelRefWatches(watch_api, runtime.modelref_event)
+    modelrefs = ModelRefWatches(watch_api, runtime.modelref_event, sharded=shard is not None)
     runtime.context.modelref_cache = modelrefs.cache
     registry = kopf.OperatorRegistry()
     register(registry, runtime, modelrefs)
@@ -117,15 +133,31 @@ async def run_operator(
         # Writes stop by the renew deadline even when the event loop is blocked.
         runtime.set_write_fence(elector.may_write)
     logger.info(
-        "modelsync operator starting (%s)",
+        "modelsync operator starting (%s; %s%s)",
         "namespaces " + ", ".join(options.namespaces) if options.namespaces else "all namespaces",
+        "every ModelCatalogSync" if shard is None else f"shard --sync-selector '{shard}'",
+        "" if election is None else f"; Lease {election.namespace}/{election.name}",
     )
+    webhook: WebhookServer | None = None
+    if options.webhook is not None:
+        # Every replica serves it, with its own connection: a standby's writes are not gated
+        # (it only annotates; the leader's watch runs the sync).
+        webhook = WebhookServer(
+            KubeApi(load_configuration(options.kubeconfig, options.context), max_workers=2),
+            runtime.syncs.known_sync,
+            options.webhook,
+            on_request=on_webhook,
+        )
+        await webhook.start()
+        logger.info(
+            "serving the webhook at http://%s:%d/hooks/", options.webhook.host, webhook.port
+        )
     try:
         if elector is not None:
             elector.start()
         await kopf.operator(
             registry=registry,
-            settings=kopf_settings(),
+            settings=kopf_settings(shard),
             standalone=True,
             clusterwide=not options.namespaces,
             namespaces=list(options.namespaces),
@@ -134,6 +166,9 @@ async def run_operator(
             ready_flag=ready_flag,
         )
     finally:
+        if webhook is not None:
+            await webhook.stop()
+            await webhook.api.aclose()
         await modelrefs.close()
         await watch_api.aclose()
         await runtime.shutdown()  # every loop stopped before the Lease is given up

@@ -12,9 +12,11 @@ from modelsync.cli.environment import ENV_PREFIX, Append, bind_environment
 from modelsync.cli.types import byte_size, duration, http_url, object_name, port, positive_int
 
 if TYPE_CHECKING:
+    from modelsync.api.label_selector import LabelSelector
     from modelsync.cli.kopf_main import KopfOptions
     from modelsync.runtime.config import OperatorConfig
     from modelsync.runtime.leader_loop import LeaderElectionConfig
+    from modelsync.runtime.webhook import WebhookConfig
 
 __all__ = [
     "DEFAULT_LIVENESS",
@@ -22,8 +24,10 @@ __all__ = [
     "add_arguments",
     "endpoint_clash",
     "leader_election_config",
+    "lease_name",
     "operator_config",
     "run",
+    "sync_selector",
 ]
 
 logger = logging.getLogger(__name__)
@@ -33,8 +37,9 @@ DEFAULT_LIVENESS = "http://0.0.0.0:8081/healthz"
 
 _EPILOG = (
     "Endpoints: Prometheus metrics at http://HOST:PORT/metrics (--metrics-host, "
-    f"--metrics-port; default 0.0.0.0:{DEFAULT_METRICS_PORT}) and the liveness probe at "
-    f"--liveness (default {DEFAULT_LIVENESS}); they must use different ports. "
+    f"--metrics-port; default 0.0.0.0:{DEFAULT_METRICS_PORT}), the liveness probe at "
+    f"--liveness (default {DEFAULT_LIVENESS}), and the webhook POST /hooks/NAMESPACE/NAME at "
+    "--webhook-port (default off); they must use different ports. "
     f"Environment: every option but -A also reads the variable {ENV_PREFIX}<OPTION> shown "
     f"after its help (--max-concurrent-writes: {ENV_PREFIX}MAX_CONCURRENT_WRITES); an option "
     "on the command line wins over its variable. Booleans take true or false, repeatable "
@@ -44,15 +49,22 @@ _EPILOG = (
 _NO_VARIABLE = ("--all-namespaces",)
 
 
-def endpoint_clash(liveness: str, metrics_port: int) -> str | None:
-    """Why the liveness URL and the metrics port cannot both be served, or None."""
-    if not liveness or metrics_port == 0:
-        return None
-    if (urllib.parse.urlsplit(liveness).port or 80) == metrics_port:
-        return (
-            f"--liveness {liveness} and --metrics-port {metrics_port} use the same port; "
-            "give them different ports"
-        )
+def endpoint_clash(liveness: str, metrics_port: int, webhook_port: int = 0) -> str | None:
+    """Why the liveness URL, the metrics port and the webhook port cannot all be served, or
+    None (port 0 and an empty URL: not served)."""
+    served = [
+        *(
+            [(f"--liveness {liveness}", urllib.parse.urlsplit(liveness).port or 80)]
+            if liveness
+            else []
+        ),
+        *([(f"--metrics-port {metrics_port}", metrics_port)] if metrics_port else []),
+        *([(f"--webhook-port {webhook_port}", webhook_port)] if webhook_port else []),
+    ]
+    for index, (first, number) in enumerate(served):
+        for second, other in served[index + 1 :]:
+            if number == other:
+                return f"{first} and {second} use the same port; give them different ports"
     return None
 
 
@@ -93,6 +105,14 @@ def _add_cluster_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="watch all namespaces (the default; overrides MODELSYNC_NAMESPACE)",
     )
+    cluster.add_argument(
+        "--sync-selector",
+        type=sync_selector,
+        metavar="SELECTOR",
+        help="shard: take only the ModelCatalogSyncs whose labels match this label selector "
+        "(kubectl -l syntax, e.g. 'modelsync.dev/shard=a' or 'team in (risk,fraud)') and only "
+        "their ModelRefs; each shard elects its own leader (default: every sync)",
+    )
 
 
 def _add_leader_election_flags(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +142,8 @@ def _add_leader_election_flags(parser: argparse.ArgumentParser) -> None:
         type=object_name,
         default=DEFAULT_LEASE_NAME,
         metavar="NAME",
-        help=f"name of the Lease (default {DEFAULT_LEASE_NAME})",
+        help=f"name of the Lease (default {DEFAULT_LEASE_NAME}; with --sync-selector "
+        "modelsync-shard-<10 hex digits of the SHA-256 of the normalized selector>)",
     )
     election.add_argument(
         "--leader-election-lease-duration",
@@ -171,6 +192,21 @@ def _add_endpoint_flags(parser: argparse.ArgumentParser) -> None:
         default="0.0.0.0",  # noqa: S104 - a pod's metrics are scraped from outside it
         metavar="ADDRESS",
         help="address the metrics endpoint listens on (default 0.0.0.0)",
+    )
+    ops.add_argument(
+        "--webhook-port",
+        type=port,
+        default=0,
+        metavar="PORT",
+        help="serve the push-trigger webhook, POST /hooks/NAMESPACE/NAME, on this port, for "
+        "syncs that set spec.webhook.secretRef; needs patch on modelcatalogsyncs "
+        "(deploy/components/webhook) (default 0: off)",
+    )
+    ops.add_argument(
+        "--webhook-host",
+        default="0.0.0.0",  # noqa: S104 - CI systems call it from outside the pod
+        metavar="ADDRESS",
+        help="address the webhook listens on (default 0.0.0.0)",
     )
     ops.add_argument(
         "--log-format",
@@ -274,6 +310,30 @@ def _add_limit_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def sync_selector(text: str) -> LabelSelector | None:
+    """The --sync-selector value: a label selector, or None (every sync) when empty."""
+    from modelsync.api.label_selector import SELECTOR_SYNTAX, LabelSelectorError, parse
+
+    try:
+        selector = parse(text)
+    except LabelSelectorError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a label selector: {exc}; the syntax: {SELECTOR_SYNTAX}"
+        ) from None
+    return selector if selector.requirements else None
+
+
+def lease_name(given: str, selector: LabelSelector | None) -> str:
+    """The Lease to elect a leader on: --leader-election-id, but a shard's own name in place of
+    the default one (modelsync-shard-<hash of the selector>)."""
+    from modelsync.runtime.leader_decision import shard_lease_name
+    from modelsync.runtime.leader_loop import DEFAULT_LEASE_NAME
+
+    if selector is not None and given == DEFAULT_LEASE_NAME:
+        return shard_lease_name(selector)
+    return given
+
+
 def leader_election_config(args: argparse.Namespace) -> LeaderElectionConfig | None:
     """The election settings from the flags (None: --no-leader-elect); ValueError when the
     durations do not fit together."""
@@ -284,7 +344,7 @@ def leader_election_config(args: argparse.Namespace) -> LeaderElectionConfig | N
         return None
     return LeaderElectionConfig(
         namespace=args.leader_election_namespace or default_namespace(),
-        name=args.leader_election_id,
+        name=lease_name(args.leader_election_id, args.sync_selector),
         timing=ElectionTiming(
             lease_duration=args.leader_election_lease_duration,
             renew_deadline=args.leader_election_renew_deadline,
@@ -333,7 +393,7 @@ def run(args: argparse.Namespace) -> int:
     from modelsync.runtime.logs import configure_logging
 
     configure_logging(args.log_format, verbose=args.verbose)
-    clash = endpoint_clash(args.liveness, args.metrics_port)
+    clash = endpoint_clash(args.liveness, args.metrics_port, args.webhook_port)
     if clash is not None:
         return _failed(clash, 2)
     try:
@@ -348,12 +408,14 @@ def run(args: argparse.Namespace) -> int:
         kubeconfig=args.kubeconfig,
         context=args.context,
         leader_election=election,
+        sync_selector=args.sync_selector,
+        webhook=_webhook_config(args),
     )
     try:  # before any server starts or is announced
         api_server = _api_server(options)
     except KubeConfigError as exc:
         return _failed(str(exc), 1)
-    taken = _liveness_port_taken(args.liveness)
+    taken = _liveness_port_taken(args.liveness) or _webhook_port_taken(options.webhook)
     if taken is not None:
         return _failed(taken, 1)
     return _serve(config, options, args.metrics_host, args.metrics_port, api_server)
@@ -381,6 +443,30 @@ def _liveness_port_taken(liveness: str) -> str | None:
             f"cannot serve the liveness probe on {address[0]}:{address[1]}: "
             f"{os.strerror(exc.errno) if exc.errno else exc}; free the port or choose another "
             "with --liveness (an empty value turns the probe off)"
+        )
+    return None
+
+
+def _webhook_config(args: argparse.Namespace) -> WebhookConfig | None:
+    from modelsync.runtime.webhook import WebhookConfig
+
+    return WebhookConfig(args.webhook_host, args.webhook_port) if args.webhook_port else None
+
+
+def _webhook_port_taken(webhook: WebhookConfig | None) -> str | None:
+    """Why the webhook could not be served, or None."""
+    import os
+    import socket
+
+    if webhook is None:
+        return None
+    try:
+        socket.create_server((webhook.host, webhook.port)).close()
+    except OSError as exc:
+        return (
+            f"cannot serve the webhook on {webhook.host}:{webhook.port}: "
+            f"{os.strerror(exc.errno) if exc.errno else exc}; free the port or choose another "
+            "with --webhook-port (0 turns the webhook off)"
         )
     return None
 
@@ -423,7 +509,9 @@ def _serve(
         logger.info("serving metrics at http://%s:%d/metrics", server.host, server.port)
     _tune_gc()
     try:
-        asyncio.run(run_operator(config, options, observer=metrics))
+        asyncio.run(
+            run_operator(config, options, observer=metrics, on_webhook=metrics.webhook_request)
+        )
     except KubeConfigError as exc:
         return _failed(str(exc), 1)
     except KeyboardInterrupt:

@@ -83,8 +83,17 @@ def _is_deleting(obj: Mapping[str, Any]) -> bool:
 
 
 class NamespaceCache:
-    def __init__(self, namespace: str) -> None:
+    """`labels`: with --sync-selector, the `modelsync.dev/sync` values of this shard's syncs in
+    the namespace: only their ModelRefs are kept (None: every managed ModelRef). A value taken
+    in later (`take`) makes the cache wait for a relisting that shows that sync's ModelRefs."""
+
+    def __init__(self, namespace: str, labels: frozenset[str] | None = None) -> None:
         self.namespace = namespace
+        # Replaced, never changed in place: the watch's thread reads it for its selector.
+        self.labels = labels
+        self._taken = 0  # counts `take` calls
+        self._listing_taken = 0  # `_taken` when the relisting in progress started
+        self._listed_taken = 0  # `_taken` when the last complete relisting started
         self._entries: dict[str, _Entry] = {}
         self._live = False  # listed completely, and the watch runs
         self._listing: set[str] | None = None  # names seen by the relisting in progress
@@ -99,9 +108,15 @@ class NamespaceCache:
     def relist_started(self) -> None:
         self._live = False
         self._listing = set()
+        self._listing_taken = self._taken
         self._moved.set()
 
     def relist_done(self) -> None:
+        if self._listing_taken != self._taken:
+            # A sync joined while it ran: its ModelRefs may be missing; another one comes.
+            self._listing = None
+            return
+        self._listed_taken = self._taken
         self.version += 1
         listed = self._listing if self._listing is not None else set()
         for name in [n for n in self._entries if n not in listed]:
@@ -119,16 +134,54 @@ class NamespaceCache:
         self._moved.set()
 
     def watch_resumed(self) -> None:
-        if self._listing is None and not self._live:
+        if self._listing is None and not self._live and self._listed_taken == self._taken:
             self._live = True
             self._moved.set()
 
-    def put(self, event_type: str | None, obj: Mapping[str, Any]) -> None:
-        """A watch event (None: an object of a listing)."""
+    # -- told by the shard's watch of ModelCatalogSyncs -----------------------------------
+
+    def take(self, label: str) -> None:
+        """The ModelRefs labelled `modelsync.dev/sync=<label>` are kept from now on; the cache
+        stands in for no LIST until a relisting that began after this is complete."""
+        if self.labels is None or label in self.labels:
+            return
+        self.labels = self.labels | {label}
+        self._taken += 1
+        self._live = False
+        self._moved.set()
+
+    def release(self, label: str) -> None:
+        """Forget the ModelRefs labelled `modelsync.dev/sync=<label>` (a sync that left)."""
+        if self.labels is None or label not in self.labels:
+            return
+        self.labels = self.labels - {label}
+        for name in [
+            n for n, e in self._entries.items() if e.state.labels.get(LABEL_SYNC) == label
+        ]:
+            del self._entries[name]
+            self._pending.pop(name, None)
+        self.version += 1
+        self._moved.set()
+
+    def accepts(self, obj: Mapping[str, Any]) -> bool:
+        """Is `obj` one of the ModelRefs this cache keeps?"""
+        if self.labels is None:
+            return True
+        meta = obj.get("metadata")
+        labels = meta.get("labels") if isinstance(meta, Mapping) else None
+        return isinstance(labels, Mapping) and labels.get(LABEL_SYNC) in self.labels
+
+    def put(self, event_type: str | None, obj: Mapping[str, Any]) -> bool:
+        """A watch event (None: an object of a listing); whether the cache keeps `obj` (False:
+        another shard's ModelRef)."""
         meta = obj.get("metadata")
         name = meta.get("name") if isinstance(meta, Mapping) else None
         if not isinstance(name, str) or not name:
-            return
+            return False
+        if not self.accepts(obj):
+            if self._entries.pop(name, None) is not None:  # relabelled away from our sync
+                self.version += 1
+            return False
         self.version += 1
         if event_type == "DELETED":
             self._entries.pop(name, None)
@@ -144,6 +197,7 @@ class NamespaceCache:
         if name in self._pending and self._delivers(name, self._pending[name], event_type, obj):
             del self._pending[name]
             self._moved.set()
+        return True
 
     def _delivers(
         self, name: str, expected: str | None, event_type: str | None, obj: Mapping[str, Any]

@@ -17,6 +17,11 @@ event loop, in order, a batch per read from the connection.
 Which namespaces: those of the ModelCatalogSyncs seen (`follow`, fed from Kopf's watch of
 ModelCatalogSyncs, which honours --namespace), since a ModelRef matters only to a sync in its
 own namespace (runtime.app routes it there).
+
+A shard (--sync-selector, `sharded`) watches and keeps only the ModelRefs of its own syncs:
+the selector is `modelsync.dev/sync in (<its syncs' label values>)`, checked again on every
+event (a value leaves at once); a sync that joins a namespace already watched makes the watch
+list again, with the new value, before the cache stands in for a LIST.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import msgspec
 import urllib3
 
 from modelsync.api.constants import GROUP, LABEL_SYNC, PLURAL_MODELREF, VERSION
+from modelsync.api.labels import sanitize_label_value
 from modelsync.kube.client import KubeApi
 from modelsync.kube.errors import KubeApiError, error_from_status
 from modelsync.kube.modelref_cache import NamespaceCache
@@ -100,6 +106,8 @@ class NamespaceWatch:
         self._backoff = backoff
         self._server_timeout = server_timeout
         self._stopping = threading.Event()
+        self._relist = threading.Event()  # list again (a sync joined a shard's namespace)
+        self._wake = threading.Event()  # ends the pause between two requests
         self._lock = threading.Lock()
         self._response: urllib3.BaseHTTPResponse | None = None
         self._failing = False
@@ -116,6 +124,16 @@ class NamespaceWatch:
         """No event is delivered after this; the thread ends once its current request does
         (an open watch is cut at once)."""
         self._stopping.set()
+        self._wake.set()
+        self._cut()
+
+    def relist(self) -> None:
+        """List again, soon: the open watch is cut, the pause between requests skipped."""
+        self._relist.set()
+        self._wake.set()
+        self._cut()
+
+    def _cut(self) -> None:
         with self._lock:
             response = self._response
         if response is not None:
@@ -129,9 +147,18 @@ class NamespaceWatch:
 
     # -- the thread ------------------------------------------------------------------------
 
+    def _selector(self) -> str:
+        labels = self.cache.labels if self.cache is not None else None
+        if labels is None:
+            return SELECTOR
+        return f"{LABEL_SYNC} in ({','.join(sorted(labels))})"
+
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
+                if self._relist.is_set():
+                    self._relist.clear()
+                    self._version = None
                 if self._version is None:
                     self._version = self._list()
                 self._watch(self._version)
@@ -141,6 +168,8 @@ class NamespaceWatch:
             except (KubeApiError, msgspec.DecodeError) as exc:
                 if self._stopping.is_set():
                     break
+                if self._relist.is_set():
+                    continue  # the watch was cut on purpose
                 if isinstance(exc, msgspec.DecodeError):
                     self._version = None  # an answer we cannot read: start over
                 self._control(NamespaceCache.watch_failed)
@@ -151,14 +180,16 @@ class NamespaceWatch:
                     self._backoff,
                 )
                 self._failing = True
-            self._stopping.wait(self._backoff)
+            if not self._relist.is_set():
+                self._wake.wait(self._backoff)
+                self._wake.clear()
 
     def _list(self) -> str:
         """Deliver every managed ModelRef as a type-None event; the list's resourceVersion."""
         token = ""
         self._control(NamespaceCache.relist_started)
         while True:
-            query = {"labelSelector": SELECTOR, "limit": str(self._page_size)}
+            query = {"labelSelector": self._selector(), "limit": str(self._page_size)}
             if token:
                 query["continue"] = token
             try:
@@ -193,7 +224,7 @@ class NamespaceWatch:
         query = {
             "watch": "true",
             "allowWatchBookmarks": "true",
-            "labelSelector": SELECTOR,
+            "labelSelector": self._selector(),
             "resourceVersion": version,
             "timeoutSeconds": str(self._server_timeout),
         }
@@ -221,7 +252,7 @@ class NamespaceWatch:
         ended = False
         try:
             rest = b""
-            while not self._stopping.is_set():
+            while not (self._stopping.is_set() or self._relist.is_set()):
                 try:
                     data = response.read1(_READ)
                 except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -288,9 +319,8 @@ class NamespaceWatch:
             if self._stopping.is_set():
                 return
             try:
-                if self.cache is not None:
-                    self.cache.put(event_type, obj)
-                self._deliver(event_type, obj)
+                if self.cache is None or self.cache.put(event_type, obj):
+                    self._deliver(event_type, obj)
             except Exception:  # one bad event must not cost the others
                 logger.exception("handling a ModelRef watch event failed")
 
@@ -306,12 +336,15 @@ class ModelRefWatches:
         *,
         backoff: float = 1.0,
         server_timeout: int = 300,
+        sharded: bool = False,
     ) -> None:
         self._api = api
         self._deliver = deliver
         self._backoff = backoff
         self._server_timeout = server_timeout
-        self._syncs: dict[str, set[str]] = {}  # namespace -> uids of its syncs
+        self._sharded = sharded
+        # namespace -> {uid of a sync: its modelsync.dev/sync label value}
+        self._syncs: dict[str, dict[str, str]] = {}
         self._watches: dict[str, NamespaceWatch] = {}
 
     @property
@@ -331,19 +364,28 @@ class ModelRefWatches:
         namespace, uid = meta.get("namespace"), meta.get("uid")
         if not isinstance(namespace, str) or not namespace or not isinstance(uid, str):
             return
+        label = sanitize_label_value(str(meta.get("name", "")))
         if event_type == "DELETED":
-            uids = self._syncs.get(namespace)
-            if uids is None:
+            syncs = self._syncs.get(namespace)
+            if syncs is None or syncs.pop(uid, None) is None:
                 return
-            uids.discard(uid)
-            if not uids:
+            watch = self._watches.get(namespace)
+            if not syncs:
                 del self._syncs[namespace]
-                watch = self._watches.pop(namespace, None)
+                self._watches.pop(namespace, None)
                 if watch is not None:
                     watch.stop()
+            elif watch is not None and watch.cache is not None and label not in syncs.values():
+                watch.cache.release(label)
             return
-        self._syncs.setdefault(namespace, set()).add(uid)
-        if namespace not in self._watches:
+        syncs = self._syncs.setdefault(namespace, {})
+        syncs[uid] = label
+        watch = self._watches.get(namespace)
+        if watch is not None and watch.cache is not None and watch.cache.labels is not None:
+            if label not in watch.cache.labels:
+                watch.cache.take(label)
+                watch.relist()
+        elif watch is None:
             watch = NamespaceWatch(
                 self._api,
                 namespace,
@@ -351,7 +393,7 @@ class ModelRefWatches:
                 asyncio.get_running_loop(),
                 backoff=self._backoff,
                 server_timeout=self._server_timeout,
-                cache=NamespaceCache(namespace),
+                cache=NamespaceCache(namespace, frozenset({label}) if self._sharded else None),
             )
             self._watches[namespace] = watch
             watch.start()

@@ -28,6 +28,7 @@ from modelsync.plan.types import (
     ExistingRef,
     LookupUnsupported,
     ModelFailure,
+    NoVersion,
     RetainRef,
     SyncPlan,
     SyncRef,
@@ -35,7 +36,13 @@ from modelsync.plan.types import (
     VersionChange,
     VersionResolution,
 )
-from modelsync.plan.versions import VersionLookupCache, choose_version, models_needing_lookup
+from modelsync.plan.version_selector import VersionRules, compile_rules
+from modelsync.plan.versions import (
+    VERSION_LOOKUP_MAX_AGE,
+    VersionLookupCache,
+    choose_version,
+    models_needing_lookup,
+)
 
 __all__ = [
     "MISSING",
@@ -43,6 +50,7 @@ __all__ = [
     "REASON_NAME_CONFLICT",
     "REASON_VERSION_LOOKUP_PENDING",
     "UNSUPPORTED",
+    "VERSION_LOOKUP_MAX_AGE",
     "CacheMiss",
     "CreateRef",
     "DeleteRef",
@@ -51,6 +59,7 @@ __all__ = [
     "ExistingRef",
     "LookupUnsupported",
     "ModelFailure",
+    "NoVersion",
     "RetainRef",
     "Selection",
     "Selector",
@@ -62,7 +71,9 @@ __all__ = [
     "VersionChange",
     "VersionLookupCache",
     "VersionResolution",
+    "VersionRules",
     "choose_version",
+    "compile_rules",
     "compile_select",
     "digest_vouches",
     "failure_event_needed",

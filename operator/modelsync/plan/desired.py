@@ -10,12 +10,7 @@ from typing import Final
 import msgspec
 
 from modelsync.api.conditions import Condition, ready
-from modelsync.api.constants import (
-    REASON_DEPLOYABLE_VERSION_RESOLVED,
-    REASON_NO_DEPLOYABLE_VERSION,
-    REASON_VERSION_LOOKUP_FAILED,
-    VersionPolicy,
-)
+from modelsync.api.constants import REASON_VERSION_LOOKUP_FAILED
 from modelsync.api.labels import modelref_annotations, modelref_labels
 from modelsync.api.modelcatalogsync import ModelCatalogSyncSpec
 from modelsync.api.naming import modelref_name
@@ -28,8 +23,6 @@ from modelsync.plan.select import compile_select, ml_repo_name
 from modelsync.plan.spec import kept_spec, modelref_spec
 from modelsync.plan.types import (
     MISSING,
-    UNSUPPORTED,
-    CacheMiss,
     DesiredRef,
     ExistingRef,
     JsonDict,
@@ -37,7 +30,13 @@ from modelsync.plan.types import (
     SyncRef,
     VersionResolution,
 )
-from modelsync.plan.versions import LookupPending, VersionChoice, choose_version, needs_lookup
+from modelsync.plan.version_selector import compile_rules
+from modelsync.plan.versions import (
+    LookupPending,
+    VersionChoice,
+    choose_version,
+    keeps_existing,
+)
 
 # The name older callers use for REASON_VERSION_LOOKUP_FAILED.
 REASON_VERSION_LOOKUP_PENDING: Final = REASON_VERSION_LOOKUP_FAILED
@@ -103,27 +102,18 @@ def _version_facts(choice: VersionChoice) -> tuple[str | None, Collection[str]]:
     return (kind if isinstance(kind, str) else None), tags
 
 
-def _lookup_failed(model: ModelRecord, name: str, problem: str) -> ModelFailure:
+def _lookup_failed(model: ModelRecord, name: str, problem: str, plain: bool) -> ModelFailure:
+    why = (
+        "the latest version is not deployable"
+        if plain
+        else "the latest version is not the one spec.pins or versionSelector asks for"
+    )
     return ModelFailure(
         model.fqn,
         REASON_VERSION_LOOKUP_FAILED,
-        f"the latest version is not deployable and looking up older versions failed ({problem}); "
+        f"{why} and looking up older versions failed ({problem}); "
         "the ModelRef is left as it is until a lookup succeeds",
         name,
-    )
-
-
-def depends_on_existing_spec(
-    model: ModelRecord, policy: VersionPolicy, resolution: VersionResolution | CacheMiss
-) -> bool:
-    """Whether choose_version may keep the version the existing ModelRef holds: the latest
-    version is not deployable and the catalog cannot list older ones."""
-    latest = model.latest_version
-    return (
-        policy is VersionPolicy.LATEST_DEPLOYABLE
-        and latest is not None
-        and not latest.deployable
-        and resolution is UNSUPPORTED
     )
 
 
@@ -164,6 +154,8 @@ def select_desired(
     out = Selection()
     template = spec.model_ref_template
     selector = compile_select(spec.select)
+    rules = compile_rules(spec)
+    plain = not rules.has_selector and not rules.has_pins
     shared_labels: dict[tuple[str, str | None], dict[str, str]] = {}
     shared_ready: dict[tuple[bool, str, str], Condition] = {}
     for model in unique_models(models):
@@ -172,8 +164,8 @@ def select_desired(
         repo = ml_repo_name(model)
         name = modelref_name(repo, model.name, model.fqn)
         problem = failed_lookups.get(model.id)
-        if problem is not None and needs_lookup(model, spec.version_policy):
-            out.failures.append(_lookup_failed(model, name, problem))
+        if problem is not None and rules.needs_lookup(model):
+            out.failures.append(_lookup_failed(model, name, problem, plain))
             out.protected.add(name)
             out.selected += 1
             continue
@@ -183,16 +175,14 @@ def select_desired(
             if current is not None and ownership(current, sync.uid) is not Ownership.FOREIGN
             else None
         )
-        if depends_on_existing_spec(model, spec.version_policy, resolutions.get(model.id, MISSING)):
+        if keeps_existing(model, rules, resolutions.get(model.id, MISSING)):
             out.depends_on_existing.add(name)
             if current is not None and not current.spec_complete:
                 raise ValueError(f"the whole spec of ModelRef {name} is needed but was not read")
         try:
-            choice = choose_version(
-                model, spec.version_policy, resolutions.get(model.id, MISSING), owned_spec
-            )
+            choice = choose_version(model, rules, resolutions.get(model.id, MISSING), owned_spec)
         except LookupPending:
-            out.failures.append(_lookup_failed(model, name, "no answer for this model"))
+            out.failures.append(_lookup_failed(model, name, "no answer for this model", plain))
             out.protected.add(name)
             out.selected += 1
             continue
@@ -221,8 +211,8 @@ def select_desired(
                 out.failures.append(ModelFailure(model.fqn, REASON_INVALID_MODEL, problem, name))
                 out.protected.add(name)
                 continue
-            digest = spec_digest(model, repo, version)
-            render = partial(modelref_spec, model, repo, version)
+            digest = spec_digest(model, repo, version, pinned=choice.pinned)
+            render = partial(modelref_spec, model, repo, version, pinned=choice.pinned)
             version_id: str | None = version.id
             version_number = version.manifest.version
         else:
@@ -231,11 +221,7 @@ def select_desired(
             version_id, version_number = version_of({"version": kept})
             digest = kept_spec_digest(model, repo, kept.get("id"))
             render = partial(kept_spec, model, repo, kept)
-        reason = (
-            REASON_DEPLOYABLE_VERSION_RESOLVED
-            if choice.deployable
-            else REASON_NO_DEPLOYABLE_VERSION
-        )
+        reason = choice.reason
         # Most models share their labels and Ready condition (read-only values): build each
         # distinct one once per plan.
         label_key = (repo, framework_type)
@@ -244,7 +230,7 @@ def select_desired(
             labels = shared_labels[label_key] = modelref_labels(
                 sync.name, repo, framework_type, template.labels
             )
-        ready_key = (choice.deployable, reason, choice.message)
+        ready_key = (choice.ready, reason, choice.message)
         condition = shared_ready.get(ready_key)
         if condition is None:
             condition = shared_ready[ready_key] = ready(*ready_key)

@@ -42,12 +42,22 @@ def _digest(parts: tuple[Any, ...]) -> str:
     return hashlib.blake2b(encoded, digest_size=_DIGEST_BYTES).hexdigest()
 
 
-def spec_digest(model: ModelRecord, ml_repo: str, version: VersionRecord) -> str:
+def spec_digest(
+    model: ModelRecord, ml_repo: str, version: VersionRecord, *, pinned: bool = False
+) -> str:
     """The digest of the spec rendered for `model` (a catalog record) pointing at `version`
-    (a catalog version record)."""
-    return _digest(
-        (SPEC_FORMAT, model.id, model.name, model.fqn, model.ml_repo_id, ml_repo, version)
+    (a catalog version record); `pinned` is part of it only when True, so the digests of
+    ModelRefs written before pins existed stay as they were."""
+    parts: tuple[Any, ...] = (
+        SPEC_FORMAT,
+        model.id,
+        model.name,
+        model.fqn,
+        model.ml_repo_id,
+        ml_repo,
+        version,
     )
+    return _digest((*parts, "pinned") if pinned else parts)
 
 
 def kept_spec_digest(model: ModelRecord, ml_repo: str, kept_version_id: object) -> str:

@@ -163,12 +163,18 @@ def model_spec(model: ModelRecord, ml_repo: str) -> JsonDict:
     return out
 
 
-def modelref_spec(model: ModelRecord, ml_repo: str, version: VersionRecord) -> JsonDict:
-    """The canonical (camelCase, null-free) spec for `model` pointing at `version`.
+def modelref_spec(
+    model: ModelRecord, ml_repo: str, version: VersionRecord, *, pinned: bool = False
+) -> JsonDict:
+    """The canonical (camelCase, null-free) spec for `model` pointing at `version`; `pinned`
+    adds `pinned: true` (absent otherwise, as before pins existed).
 
     Raises ValueError when a number does not fit the CRD's int64 fields.
     """
-    return {"model": model_spec(model, ml_repo), "version": version_spec(version)}
+    out: JsonDict = {"model": model_spec(model, ml_repo), "version": version_spec(version)}
+    if pinned:
+        out["pinned"] = True
+    return out
 
 
 def kept_spec(model: ModelRecord, ml_repo: str, kept_version: Mapping[str, Any]) -> JsonDict:

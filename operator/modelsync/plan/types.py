@@ -31,9 +31,21 @@ class CacheMiss(Enum):
 UNSUPPORTED: Final = LookupUnsupported.UNSUPPORTED
 MISSING: Final = CacheMiss.MISSING
 
-# What the shell learnt about the newest deployable version of one model:
-# the version, None (looked up: no version is deployable) or UNSUPPORTED.
-VersionResolution: TypeAlias = VersionRecord | Literal[LookupUnsupported.UNSUPPORTED] | None
+
+@dataclass(frozen=True, slots=True)
+class NoVersion:
+    """Looked up: no version qualifies under the versionSelector, or the pinned version is not
+    in the catalog; `why` says which rules excluded the newest versions."""
+
+    why: str
+
+
+# What the shell learnt from one model's version list (plan/version_selector.py, `resolve`):
+# the chosen version (the pinned one, else the newest qualifying one), None (no version is
+# deployable, for a spec without selector or pins), NoVersion or UNSUPPORTED.
+VersionResolution: TypeAlias = (
+    VersionRecord | NoVersion | Literal[LookupUnsupported.UNSUPPORTED] | None
+)
 
 
 @dataclass(frozen=True, slots=True)

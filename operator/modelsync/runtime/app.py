@@ -20,8 +20,10 @@ from typing import Any
 from kubernetes import client as k8s
 
 from modelsync.api.constants import LABEL_SYNC
+from modelsync.api.label_selector import LabelSelector
 from modelsync.kube.client import KubeApi, WriteGate
 from modelsync.kube.secrets import secret_version
+from modelsync.runtime.bodies import metadata_of
 from modelsync.runtime.config import OperatorConfig
 from modelsync.runtime.gates import SyncGates
 from modelsync.runtime.observers import NullObserver, SyncObserver
@@ -42,8 +44,10 @@ class OperatorRuntime:
         observer: SyncObserver | None = None,
         *,
         leading: bool = True,
+        sync_selector: LabelSelector | None = None,
     ) -> None:
         self.config = config
+        self.sync_selector = sync_selector
         self.configuration = configuration
         self.observer: SyncObserver = observer or NullObserver()
         self.leading = leading
@@ -107,9 +111,45 @@ class OperatorRuntime:
     def _forgotten(self, key: WorkerKey) -> None:
         self.observer.sync_forgotten(*key)
 
+    def takes(self, body: Mapping[str, Any]) -> bool:
+        """Is this ModelCatalogSync this operator's (its labels match --sync-selector)?"""
+        if self.sync_selector is None:
+            return True
+        labels = metadata_of(body).get("labels")
+        return self.sync_selector.matches(labels if isinstance(labels, Mapping) else None)
+
     async def sync_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        """A ModelCatalogSync watch event (type None: seen in the initial listing)."""
+        """A ModelCatalogSync watch event (type None: seen in the initial listing). A sync
+        that is not this shard's is to it as if deleted: one whose labels stop matching is
+        released (its loop stopped; nothing deleted, no ModelRef touched)."""
+        if self.sync_selector is not None:
+            event_type = self._shard_event(event_type, body)
         await self.syncs.observe(event_type, body)
+
+    def _shard_event(self, event_type: str | None, body: Mapping[str, Any]) -> str | None:
+        """The event as this shard sees it, and a line in the log when a sync joins or leaves
+        the shard (with the selector on the server, a relabelled sync comes as DELETED)."""
+        meta = metadata_of(body)
+        namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+        known = self.syncs.known_sync(namespace, name) is not None
+        if not self.takes(body):
+            event_type = "DELETED"
+        if event_type == "DELETED" and known:
+            logger.info(
+                "ModelCatalogSync %s/%s left this shard (--sync-selector %s): deleted or "
+                "relabelled; its loop is stopped, its ModelRefs are left as they are",
+                namespace,
+                name,
+                self.sync_selector,
+            )
+        elif event_type != "DELETED" and not known:
+            (logger.debug if event_type is None else logger.info)(
+                "ModelCatalogSync %s/%s is in this shard (--sync-selector %s)",
+                namespace,
+                name,
+                self.sync_selector,
+            )
+        return event_type
 
     def modelref_event(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A watch event of a modelsync-managed ModelRef: route it to its sync for repair

@@ -1,6 +1,6 @@
 """Catalog reads shared by a sync pass and `modelsync render`: the client a spec gets, the
-filters it sends and the look-ups of the newest deployable version, so both connect, list and
-resolve the same way."""
+filters it sends and the look-ups of models' versions (the pure chooser of
+plan/version_selector.py picks from them), so both connect, list and resolve the same way."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from modelsync.catalog import (
     VersionsEndpointUnsupported,
 )
 from modelsync.catalog.records import ModelRecord
-from modelsync.plan import UNSUPPORTED, VersionResolution
+from modelsync.plan import UNSUPPORTED, VersionResolution, VersionRules
 
 __all__ = [
     "LOOKUP_CONCURRENCY",
@@ -29,7 +29,7 @@ __all__ = [
     "VersionLookups",
     "catalog_client_for",
     "catalog_filters",
-    "look_up_deployable_versions",
+    "look_up_versions",
 ]
 
 LOOKUP_CONCURRENCY = 4
@@ -129,18 +129,21 @@ class VersionLookups:
     def failure_messages(self) -> dict[str, str]:
         """{model id: why its look-up failed}, as the planner's `failed_lookups`."""
         return {
-            model_id: f"looking up the newest deployable version failed ({exc.reason}): {exc}"
+            model_id: f"listing the model's versions failed ({exc.reason}): {exc}"
             for model_id, (_, exc) in self.failed.items()
         }
 
 
-async def look_up_deployable_versions(
+async def look_up_versions(
     client: CatalogClient,
     pending: Sequence[ModelRecord],
+    rules: VersionRules,
     *,
     concurrency: int = LOOKUP_CONCURRENCY,
 ) -> VersionLookups:
-    """Ask the model-versions endpoint for each pending model's newest deployable version.
+    """List each pending model's versions (model-versions endpoint) and keep what `rules`
+    choose from them (`VersionRules.resolve`): the pinned or newest qualifying version, or
+    why there is none.
 
     Once the endpoint answers 404 (not supported), every remaining model is UNSUPPORTED
     without another request.
@@ -156,7 +159,8 @@ async def look_up_deployable_versions(
                 lookups.results[model.id] = UNSUPPORTED
                 return
             try:
-                lookups.results[model.id] = await client.newest_deployable_version(model.id)
+                versions = await client.list_model_versions(model.id)
+                lookups.results[model.id] = rules.resolve(model, versions)
             except VersionsEndpointUnsupported:
                 unsupported = True
                 lookups.results[model.id] = UNSUPPORTED

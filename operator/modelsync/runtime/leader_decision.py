@@ -19,11 +19,13 @@ not matter; a replica that starts next to a dead leader waits one full lease dur
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from modelsync.api.label_selector import LabelSelector
 from modelsync.kube.leases import LeaseSpec
 
 __all__ = [
@@ -34,9 +36,22 @@ __all__ = [
     "claimed",
     "decide",
     "released",
+    "shard_lease_name",
     "sight",
     "write_allowed",
 ]
+
+SHARD_LEASE_PREFIX = "modelsync-shard-"
+_SHARD_HASH_LENGTH = 10
+
+
+def shard_lease_name(selector: LabelSelector) -> str:
+    """The Lease of the shard `--sync-selector` names: `modelsync-shard-<10 hex digits of the
+    SHA-256 of the normalized selector>`, so replicas of one shard share it however they write
+    the selector, and shards with different selectors never do."""
+    digest = hashlib.sha256(str(selector).encode("utf-8")).hexdigest()
+    return SHARD_LEASE_PREFIX + digest[:_SHARD_HASH_LENGTH]
+
 
 # Candidates wait retry_period * (1 + up to 0.2); renew_deadline must outlast one such wait.
 JITTER_FACTOR = 1.2

@@ -1,7 +1,8 @@
 """A refresh of named models only (`modelsync reconcile SYNC --model REPO/NAME`).
 
 For each named model: one List Models request with the `fqn` filter (plus the sync's own
-filters), the version look-up when its latest version is not deployable, one GET of its
+filters), the version look-up when its latest version is not the one to choose (always
+asked anew, not answered from the cache: an older version may have changed), one GET of its
 ModelRef; then the pure planner on those models alone with `listing_complete=False`, so the
 refresh creates and updates but never deletes or marks anything removed, and the runner's
 writer applies the plan. The gates are those of a full sync: suspend, --allowed-hosts, the
@@ -44,6 +45,7 @@ from modelsync.plan import (
     SyncPlan,
     SyncRef,
     VersionLookupCache,
+    compile_rules,
     ml_repo_name,
     models_needing_lookup,
     plan_sync,
@@ -54,7 +56,7 @@ from modelsync.runtime.catalog_reads import (
     LOOKUP_CONCURRENCY,
     InvalidCaBundle,
     catalog_filters,
-    look_up_deployable_versions,
+    look_up_versions,
 )
 from modelsync.runtime.config import OperatorConfig
 from modelsync.runtime.gates import SyncGates
@@ -413,17 +415,19 @@ class NamedRefresher:
         found: Mapping[CatalogQuery, list[ModelRecord]],
         run: _Run,
     ) -> dict[str, str]:
-        """The look-ups of the newest deployable version these models need, into the
-        runner's cache (not pruned: the other models' entries stay for the next full sync).
-        Returns the failed ones as {model id: message}."""
+        """The version look-ups these models need, always asked anew (a cached answer may be
+        stale: an older version's flags, tags, alias or metrics change without a new latest
+        version), into the runner's cache (not pruned: the other models' entries stay for
+        the next full sync). Returns the failed ones as {model id: message}."""
         models = [m for matching in found.values() for m in matching]
-        pending = models_needing_lookup(
-            models, spec.version_policy, select=spec.select, cache=run.lookups
-        )
+        rules = compile_rules(spec)
+        pending = models_needing_lookup(models, rules, select=spec.select)
         if not pending:
             return {}
-        answers = await look_up_deployable_versions(catalog, pending)
-        run.lookups = run.lookups.with_results(pending, answers.results)
+        answers = await look_up_versions(catalog, pending, rules)
+        run.lookups = run.lookups.with_results(
+            pending, answers.results, rules, self._clock().timestamp()
+        )
         return answers.failure_messages()
 
     async def _existing(
@@ -463,7 +467,7 @@ class NamedRefresher:
             existing,
             sync=SyncRef(self.name, self.namespace, uid),
             now=self._clock(),
-            resolutions=run.lookups.resolutions(models),
+            resolutions=run.lookups.resolutions(models, compile_rules(spec)),
             failed_lookups=failed_lookups,
             listing_complete=False,  # what a refresh did not ask for may not be concluded
         )

@@ -67,6 +67,10 @@ class SyncRegistry:
     def get(self, namespace: str, name: str) -> SyncWorker | None:
         return self._workers.get((namespace, name))
 
+    def known_sync(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The latest object of a sync the watch shows (leader or standby), or None."""
+        return self._known.get((namespace, name))
+
     def by_uid(self, uid: str) -> SyncWorker | None:
         return next((w for w in self._workers.values() if w.uid == uid), None)
 

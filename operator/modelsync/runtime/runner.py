@@ -56,6 +56,7 @@ from modelsync.plan import (
     SyncResult,
     VersionLookupCache,
     VersionResolution,
+    compile_rules,
     digest_vouches,
     models_needing_lookup,
 )
@@ -64,7 +65,7 @@ from modelsync.runtime.catalog_connection import CatalogConnection
 from modelsync.runtime.catalog_reads import (
     InvalidCaBundle,
     catalog_filters,
-    look_up_deployable_versions,
+    look_up_versions,
 )
 from modelsync.runtime.config import OperatorConfig
 from modelsync.runtime.drift import DriftRepairer
@@ -482,21 +483,28 @@ class SyncRunner:
     async def _resolve_versions(
         self, catalog: CatalogClient, spec: ModelCatalogSyncSpec, models: Sequence[ModelRecord]
     ) -> tuple[dict[str, VersionResolution], dict[str, str]]:
-        """Look up the newest deployable version of models whose latest is not deployable.
+        """Look up the versions of models whose latest version is not the one to choose (not
+        deployable under LatestDeployable, not what versionSelector asks for, not pinned).
 
-        Answers are cached by the latest version's id; a lookup that fails leaves the model
-        unresolved and is returned as {model id: message} (the planner then reports it as
-        failed and leaves its ModelRef alone).
+        Answers are cached by the latest version's id and the rules; one older than
+        VERSION_LOOKUP_MAX_AGE is looked up again (older versions change too). A look-up
+        that fails leaves a model without a cached answer unresolved, returned as
+        {model id: message} (the planner then reports it as failed and leaves its ModelRef
+        alone); one with an older answer keeps using it.
         """
+        rules = compile_rules(spec)
+        now = self._ctx.clock().timestamp()
         pending = models_needing_lookup(
-            models, spec.version_policy, select=spec.select, cache=self._lookups
+            models, rules, select=spec.select, cache=self._lookups, now=now
         )
-        lookups = await look_up_deployable_versions(catalog, pending)
+        lookups = await look_up_versions(catalog, pending, rules)
         for model, exc in lookups.failed.values():
             logger.warning("version lookup for model %s failed: %s", model.fqn, exc)
         results = lookups.results
-        self._lookups = self._lookups.with_results(pending, results).pruned(models)
-        return self._lookups.resolutions(models), lookups.failure_messages()
+        self._lookups = self._lookups.with_results(pending, results, rules, now).pruned(models)
+        resolutions = self._lookups.resolutions(models, rules)
+        failed = {m: why for m, why in lookups.failure_messages().items() if m not in resolutions}
+        return resolutions, failed
 
     async def _kube_failure(
         self,
