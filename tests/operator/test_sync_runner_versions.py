@@ -121,3 +121,45 @@ async def test_no_matching_version_points_at_the_latest_and_says_why(world: Worl
     )
     assert world.sync()["status"]["conditions"][0]["status"] == "True"  # the sync is fine
     await runner.close()
+
+
+VERSIONS_PATH = "/api/ml/v1/model-versions"
+
+
+def _sync_ready(world: World) -> str:
+    ready = condition(world.sync(), "Ready")
+    assert ready is not None
+    return str(ready["status"])
+
+
+async def test_a_failing_look_up_writes_nothing_and_a_cached_answer_outlives_it(
+    world: World,
+) -> None:
+    """The model-versions endpoint fails (500 on every try): with no answer yet the ModelRef
+    is not created on a guess and the sync says which model failed; once an answer is cached,
+    a failed refetch past the max age keeps it (no write, Ready stays True)."""
+    clock = Clock()
+    ctx = dataclasses.replace(world.context(catalog_attempts=1), clock=clock)
+    runner = world.runner(ctx=ctx)
+    body = world.create_sync(filters={"fqn": PREDICTOR}, versionSelector={"tags": ["prod"]})
+    world.catalog.faults.fail_next(1, 500, path_prefix=VERSIONS_PATH)
+    await runner.sync(body, 0)
+    assert REF not in world.refs()
+    status = world.sync()["status"]
+    assert [f["reason"] for f in status["failures"]] == ["VersionLookupFailed"]
+    assert _sync_ready(world) == "False"
+
+    await runner.sync(world.sync(), 0)  # the endpoint answers again
+    assert _version(world) == (4, None, "True", "DeployableVersionResolved")
+    assert _sync_ready(world) == "True"
+
+    clock.now += timedelta(seconds=VERSION_LOOKUP_MAX_AGE + 1)
+    world.catalog.faults.fail_next(1, 500, path_prefix=VERSIONS_PATH)
+    _requests(world)
+    writes = world.writes()
+    await runner.sync(world.sync(), 0)
+    assert _requests(world) == ["models", "model-versions"]  # it did try again
+    assert world.writes() == writes
+    assert _version(world) == (4, None, "True", "DeployableVersionResolved")
+    assert _sync_ready(world) == "True"
+    await runner.close()
