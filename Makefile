@@ -14,7 +14,7 @@ PYPROJECTS := pyproject.toml sandbox/pyproject.toml
 # slowest tests at the end (the suite should stay near 10 minutes on 2 cores).
 PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=25
 
-.PHONY: test lint typecheck importcheck unit control-plane demo sandbox-catalog bench clean
+.PHONY: test lint typecheck importcheck unit control-plane helm demo sandbox-catalog bench clean
 
 define make_venv
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "python >= 3.11 required")'
@@ -53,7 +53,11 @@ importcheck: $(STAMP)
 control-plane:
 	scripts/real-cluster build
 
-unit: $(STAMP) control-plane
+# helm from tools/helm (the chart's tests), built once per machine into ~/.cache/modelsync/helm.
+helm:
+	scripts/helm-binary
+
+unit: $(STAMP) control-plane helm
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck importcheck unit

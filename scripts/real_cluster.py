@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -35,14 +33,16 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import gobuild
+from gobuild import GoBinary, required_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE_DIR = ROOT / "tools" / "control-plane"
 BINARY_NAME = "control-plane"
-GO_FALLBACKS = (Path("/usr/local/go/bin/go"),)
 STATE_FILE = "state.json"
 # The order they start in; `down` stops them in reverse.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager")
@@ -80,37 +80,28 @@ class ClusterError(Exception):
 # --- building --------------------------------------------------------------------------
 
 
-def find_go() -> Path:
-    found = shutil.which("go")
-    if found:
-        return Path(found)
-    for candidate in GO_FALLBACKS:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    raise ClusterError(
-        "no Go toolchain: `go` is not on PATH and not in /usr/local/go/bin. "
-        "Install Go >= 1.24 (https://go.dev/dl/) or put its bin/ on PATH."
+def control_plane() -> GoBinary:
+    versions = module_versions()
+    return GoBinary(
+        name=BINARY_NAME,
+        module_dir=MODULE_DIR,
+        package=".",
+        version=versions["kubernetes"],
+        ldflags=version_ldflags(),
+        description=(
+            f"the control plane (kubernetes {versions['kubernetes']}, etcd {versions['etcd']})"
+        ),
+        cold_build="about 15 minutes on 2 cores",
+        cache_env="MODELSYNC_CONTROL_PLANE_CACHE",
+        binary_env="MODELSYNC_CONTROL_PLANE_BIN",
     )
-
-
-def cache_root() -> Path:
-    override = os.environ.get("MODELSYNC_CONTROL_PLANE_CACHE")
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "modelsync" / "control-plane"
 
 
 def module_versions() -> dict[str, str]:
     """The pinned Kubernetes and etcd versions, read from the module's go.mod."""
-    versions = {"kubernetes": "unknown", "etcd": "unknown"}
-    for line in (MODULE_DIR / "go.mod").read_text().splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[0] == "k8s.io/kubernetes":
-            versions["kubernetes"] = words[1]
-        elif len(words) >= 2 and words[0] == "go.etcd.io/etcd/server/v3":
-            versions["etcd"] = words[1]
-    return versions
+    return required_versions(
+        MODULE_DIR, {"kubernetes": "k8s.io/kubernetes", "etcd": "go.etcd.io/etcd/server/v3"}
+    )
 
 
 def version_ldflags() -> str:
@@ -132,80 +123,13 @@ def version_ldflags() -> str:
     )
 
 
-def build_key(go: Path) -> str:
-    """The cache key: the module's own files, the link flags and the Go version."""
-    digest = hashlib.sha256(version_ldflags().encode())
-    for path in sorted(MODULE_DIR.glob("*")):
-        if path.is_file() and (path.suffix == ".go" or path.name in ("go.mod", "go.sum")):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    go_version = subprocess.run(
-        [str(go), "env", "GOVERSION"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    digest.update(go_version.encode())
-    return f"{module_versions()['kubernetes']}-{digest.hexdigest()[:12]}"
-
-
 def ensure_binary(log: TextLog) -> Path:
-    """The control-plane binary for this checkout, built once per machine and key."""
-    override = os.environ.get("MODELSYNC_CONTROL_PLANE_BIN")
-    if override:
-        return Path(override)
-    go = find_go()
-    target_dir = cache_root() / build_key(go)
-    binary = target_dir / BINARY_NAME
-    if binary.is_file():
-        return binary
-    target_dir.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(cache_root() / ".build.lock"):
-        if binary.is_file():  # another process built it while we waited
-            return binary
-        versions = module_versions()
-        log.say(
-            f"building the control plane (kubernetes {versions['kubernetes']}, etcd "
-            f"{versions['etcd']}) into {binary}; a cold build takes about 15 minutes on 2 cores"
-        )
-        started = time.monotonic()
-        partial = target_dir / f".{BINARY_NAME}.{os.getpid()}"
-        env = {**os.environ, "PATH": f"{go.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        env.setdefault("GOFLAGS", "-mod=readonly")
-        done = subprocess.run(
-            [
-                str(go),
-                "build",
-                "-trimpath",
-                f"-ldflags=-s -w {version_ldflags()}",
-                "-o",
-                str(partial),
-                ".",
-            ],
-            cwd=MODULE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            partial.unlink(missing_ok=True)
-            raise ClusterError(
-                f"`go build` in {MODULE_DIR} failed (exit {done.returncode}):\n"
-                f"{tail(done.stderr, 40)}\n"
-                "It needs the Go module proxy (or a filled module cache) to fetch "
-                "k8s.io/kubernetes and etcd."
-            )
-        os.replace(partial, binary)
-        log.say(f"built {binary} in {time.monotonic() - started:.0f} s")
-    return binary
-
-
-@contextlib.contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """The control-plane binary for this checkout, built once per machine and key
+    (scripts/gobuild.py)."""
+    try:
+        return gobuild.ensure(control_plane(), log.say)
+    except gobuild.BuildError as error:
+        raise ClusterError(str(error)) from None
 
 
 # --- processes -------------------------------------------------------------------------

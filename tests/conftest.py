@@ -5,4 +5,10 @@ The harness is a plugin here, not a conftest import further down, so that every 
 using `e2e` shares one session operator per API server: two operators on one real cluster
 would both act on every ModelCatalogSync."""
 
-pytest_plugins = ["fixtures_catalog", "fixtures_kube", "fixtures_real_cluster", "e2e_harness"]
+pytest_plugins = [
+    "fixtures_catalog",
+    "fixtures_kube",
+    "fixtures_real_cluster",
+    "fixtures_helm",
+    "e2e_harness",
+]

@@ -78,16 +78,23 @@ def render(directory: Path | str) -> list[Manifest]:
     return docs
 
 
-def render_base_with(overlay: Path, component: str) -> list[Manifest]:
-    """deploy/base with deploy/components/COMPONENT, rendered through an overlay written to
-    the empty directory `overlay` (kustomize takes only relative paths)."""
-    base = os.path.relpath(ROOT / "deploy" / "base", overlay)
-    path = os.path.relpath(ROOT / "deploy" / "components" / component, overlay)
-    (overlay / "kustomization.yaml").write_text(
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        f"resources: [{base}]\ncomponents: [{path}]\n",
-        encoding="utf-8",
-    )
+def render_base_with(
+    overlay: Path, *components: str, labels: dict[str, str] | None = None
+) -> list[Manifest]:
+    """deploy/base with deploy/components/COMPONENTS, rendered through an overlay written to
+    the empty directory `overlay` (kustomize takes only relative paths); `labels` are added to
+    every object, the components' own included."""
+    kustomization: dict[str, Any] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(ROOT / "deploy" / "base", overlay)],
+        "components": [
+            os.path.relpath(ROOT / "deploy" / "components" / c, overlay) for c in components
+        ],
+    }
+    if labels:
+        kustomization["labels"] = [{"pairs": labels}]
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), encoding="utf-8")
     return render(overlay)
 
 

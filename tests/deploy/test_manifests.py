@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,7 +17,6 @@ import yaml
 from deploy.manifests import (
     CLUSTER_SCOPED_KINDS,
     CRD_DIR,
-    DEPLOY,
     INSTALLABLE,
     ROOT,
     Manifest,
@@ -27,6 +25,7 @@ from deploy.manifests import (
     find_one,
     kustomization_dirs,
     render,
+    render_base_with,
 )
 from modelsync.cli.run import add_arguments, endpoint_clash
 
@@ -93,19 +92,7 @@ def test_kustomization_renders_valid_objects(path: str) -> None:
 def test_component_renders_on_top_of_the_base(component: str, tmp_path: Path) -> None:
     overlay = tmp_path / "overlay"
     overlay.mkdir()
-    (overlay / "kustomization.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                # kustomize takes only relative paths
-                "resources": [os.path.relpath(DEPLOY / "base", overlay)],
-                "components": [os.path.relpath(ROOT / component, overlay)],
-            }
-        ),
-        encoding="utf-8",
-    )
-    objects = render(overlay)
+    objects = render_base_with(overlay, Path(component).name)
     base = render("deploy/base")
     added = [o for o in objects if _group_kind(o) in EXTERNAL_KINDS]
     assert len(objects) == len(base) + len(added)
